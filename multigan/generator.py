@@ -1,0 +1,92 @@
+"""The generator contract and :func:`load`, which rebuilds an exported generator without unpickling."""
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from .checkpoint import CheckpointError
+
+
+class ExportableGenerator(nn.Module):
+    """Base class for generators the trainer can export and :func:`load` can rebuild.
+
+    Subclasses call ``super().__init__(**their_constructor_kwargs)`` -- the kwargs are kept in
+    ``self.config`` (JSON-serialisable) and passed back to the constructor by :func:`load`. They implement
+    ``forward(noise, cond=None)`` and ``sample_noise(batch, device)`` (return ``None`` when the model is purely
+    conditional, e.g. a vocoder). Optional: ``export_assets(folder)`` / ``load_assets(folder)``.
+    """
+
+    def __init__(self, **config: Any):
+        super().__init__()
+        json.dumps(config)  # fail early, with the offending value, if a kwarg cannot be exported
+        self.config = dict(config)
+
+    def export_config(self) -> dict:
+        """Constructor arguments that rebuild this generator."""
+        return dict(self.config)
+
+    def sample_noise(self, batch: int, device: torch.device | str = "cpu",
+                     generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """Latent noise for ``batch`` samples (None for purely conditional generators)."""
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the first parameter (CPU for a parameter-less module)."""
+        return next(self.parameters(), torch.empty(0)).device
+
+
+def resolve_export_dir(path: str | Path) -> Path:
+    """A run directory's ``export/`` folder, or ``path`` itself when it is an export folder."""
+    path = Path(path)
+    for candidate in (path, path / "export"):
+        if (candidate / "generator.json").is_file():
+            return candidate
+    if not path.exists():
+        raise CheckpointError(f"{path} does not exist")
+    raise CheckpointError(f"{path} holds no exported generator (no generator.json in it or in {path / 'export'}); "
+                          "a run exports when training ends")
+
+
+def _import_class(spec: str, allow_external: bool) -> type:
+    module_name, _, qualname = spec.partition(":")
+    if not allow_external and not (module_name == "multigan" or module_name.startswith("multigan.")):
+        raise CheckpointError(f"the export names class {spec!r} from outside multigan; pass allow_external=True "
+                              "if you trust it (its module will be imported)")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise CheckpointError(f"cannot import generator class {spec!r}: {exc}") from None
+    if not (isinstance(obj, type) and issubclass(obj, nn.Module)):
+        raise CheckpointError(f"{spec!r} is not an nn.Module class")
+    return obj
+
+
+def load(path: str | Path, device: str | torch.device = "cpu", allow_external: bool = False) -> nn.Module:
+    """Rebuild the exported (EMA) generator of a run directory or export folder, in eval mode.
+
+    Only safetensors and JSON are read, never pickle. The result is the generator ``nn.Module`` with its
+    modality's generation methods (e.g. ``generate``).
+    """
+    folder = resolve_export_dir(path)
+    info = json.loads((folder / "generator.json").read_text())
+    cls = _import_class(info["class"], allow_external)
+    model = cls(**info.get("config", {}))
+    state = load_file(str(folder / "generator.safetensors"))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(f"{folder}: weights do not match {info['class']} "
+                              f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+    assets = getattr(model, "load_assets", None)
+    if callable(assets):
+        assets(folder)
+    model.export_meta = info.get("meta", {})
+    return model.to(device).eval()

@@ -1,0 +1,146 @@
+"""What every recipe script shares: the command line, presets, config resolution and the run directory.
+
+A recipe calls :func:`run_recipe` with its config dataclass, its presets and a ``train(cfg, run)`` function.
+The command line is::
+
+    python recipes/NAME.py [--preset P] [--config FILE.yaml] [--out DIR] [--max-steps N]
+                           [--resume | --overwrite] [--init-from RUN] [key=value ...]
+
+Values are resolved as dataclass defaults < preset < YAML file < ``key=value`` overrides < ``--max-steps``,
+checked, and saved to ``DIR/config.yaml``. With ``--resume`` the saved config is the base instead, and only
+run-length settings (``--max-steps``, ``train.progress`` ...) may change. Starting into a directory made with a different config, or that
+already holds checkpoints, is refused unless ``--resume`` or ``--overwrite`` is given.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import config as C
+from .checkpoint import list_checkpoints
+from .errors import MultiganError
+
+log = logging.getLogger("multigan")
+RESUMABLE_CHANGES = {"train.max_steps", "train.progress", "train.num_workers", "train.log_every"}
+
+
+class RunDirError(MultiganError):
+    """The run directory cannot be used as asked (different config, existing checkpoints)."""
+
+
+@dataclass
+class RunArgs:
+    """The recipe-independent command-line choices, handed to the recipe's ``train`` function."""
+
+    out: Path
+    preset: str
+    resume: bool
+    init_from: str | None
+    extra: argparse.Namespace
+
+
+def base_parser(description: str, presets: Sequence[str], default_preset: str, default_out: str) -> argparse.ArgumentParser:
+    """The common recipe arguments; recipes add their own (e.g. ``--data``) to the returned parser."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--preset", default=default_preset, choices=list(presets), help="named set of hyper-parameters")
+    p.add_argument("--config", help="YAML file with config values (applied after the preset)")
+    p.add_argument("--out", default=default_out, help="run directory (config, logs, checkpoints, export)")
+    p.add_argument("--max-steps", type=int, help="shortcut for train.max_steps=N")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    mode.add_argument("--overwrite", action="store_true", help="delete what --out holds and start over")
+    p.add_argument("--init-from", help="start from another run's weights (G, D, EMA) with fresh optimizers")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.g_lr=1e-4")
+    return p
+
+
+def resolve_config(config_cls: type, preset: dict, yaml_file: str | None, overrides: list[str],
+                   max_steps: int | None) -> Any:
+    """Build and validate the config from its layers (see the module docstring)."""
+    data = C.to_dict(C.from_dict(config_cls, preset))
+    if yaml_file:
+        data = C.merge(data, C.load_yaml(yaml_file))
+    data = C.merge(data, C.parse_overrides(overrides))
+    if max_steps is not None:
+        data = C.merge(data, {"train": {"max_steps": max_steps}})
+    return C.from_dict(config_cls, data)
+
+
+def prepare_run_dir(out: Path, cfg_data: dict, resume: bool, overwrite: bool) -> dict:
+    """Create or check ``out``; returns the config to use (the saved one, when resuming)."""
+    saved_file = out / "config.yaml"
+    if overwrite and out.exists():
+        for child in ("checkpoints", "logs", "export", "config.yaml", "validation.jsonl", "metrics.json"):
+            target = out / child
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    elif saved_file.is_file():
+        saved = C.load_yaml(saved_file)
+        changed = C.diff(saved, cfg_data)
+        has_ckpt = bool(list_checkpoints(out / "checkpoints"))
+        if resume:
+            blocked = [k for k in changed if k not in RESUMABLE_CHANGES]
+            if blocked:
+                raise RunDirError(f"--resume: {out} was made with a different config ({', '.join(blocked)} "
+                                  f"differ); drop those overrides or start a new run (--out, or --overwrite)")
+        elif changed or has_ckpt:
+            why = f"a different config ({', '.join(changed)} differ)" if changed else "checkpoints already"
+            raise RunDirError(f"{out} holds a run with {why}: pass --resume to continue it, --overwrite to delete "
+                              "it and start over, or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    C.save_yaml(cfg_data, saved_file)
+    return cfg_data
+
+
+def setup_logging() -> None:
+    """INFO-level logs of the ``multigan`` logger on stderr (once)."""
+    logger = logging.getLogger("multigan")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def run_recipe(config_cls: type, presets: dict[str, dict], train: Callable[[Any, RunArgs], Any], *,
+               description: str, default_out: str, default_preset: str | None = None,
+               add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+               apply_arguments: Callable[[argparse.Namespace], list[str]] | None = None,
+               argv: Sequence[str] | None = None) -> Any:
+    """Parse the command line, resolve the config, prepare the run directory and call ``train(cfg, run)``.
+
+    ``apply_arguments`` turns recipe-specific arguments into extra ``key=value`` overrides (e.g. ``--data``).
+    User errors (bad config, data, run directory) print one ``error:`` line and exit with status 2.
+    """
+    setup_logging()
+    parser = base_parser(description, presets, default_preset or next(iter(presets)), default_out)
+    if add_arguments:
+        add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        overrides = list(args.overrides) + (apply_arguments(args) if apply_arguments else [])
+        out = Path(args.out)
+        saved = out / "config.yaml"
+        if args.resume and saved.is_file():  # the saved config is the base; overrides may only extend the run
+            data = C.merge(C.load_yaml(saved), C.parse_overrides(overrides))
+            if args.max_steps is not None:
+                data = C.merge(data, {"train": {"max_steps": args.max_steps}})
+            cfg = C.from_dict(config_cls, data)
+        else:
+            cfg = resolve_config(config_cls, presets[args.preset], args.config, overrides, args.max_steps)
+        data = C.to_dict(cfg)
+        if _is_main_process():
+            prepare_run_dir(out, data, args.resume, args.overwrite)
+        return train(cfg, RunArgs(out, args.preset, args.resume, args.init_from, args))
+    except MultiganError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _is_main_process() -> bool:
+    import os
+    return int(os.environ.get("RANK", "0")) == 0

@@ -1,0 +1,397 @@
+"""The adversarial training loop, the same for every modality.
+
+One iteration = ``n_critic`` discriminator phases, then one generator phase. Each phase zeroes its
+gradients, freezes the other network, runs ``grad_accum`` micro-batches and steps. The D phase sees fakes
+made without G's graph; the G phase runs D without building D's parameter gradients and computes D's real
+branch (relativistic logits, feature-matching targets) without a graph at all.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import Dataset, default_collate
+from tqdm.auto import tqdm
+
+from . import checkpoint as ckpt
+from . import losses as L
+from . import regularizers as R
+from . import rng
+from .data import BatchSource
+from .distributed import Runtime
+from .early_stopping import EarlyStopping
+from .errors import MultiganError
+from .optim import build_optimizer, build_scheduler
+from .train_config import TrainConfig
+
+log = logging.getLogger("multigan")
+Batch = dict[str, Any]
+
+
+class TrainingDiverged(MultiganError):
+    """A loss became NaN or infinite; no checkpoint was written after the last good one."""
+
+
+@dataclass
+class ExtraLoss:
+    """A weighted generator loss ``fn(fake, batch) -> scalar`` (mel L1, STFT, ...), added in the G phase."""
+
+    name: str
+    weight: float
+    fn: Callable[[torch.Tensor, Batch], torch.Tensor]
+
+
+@dataclass
+class ValidationContext:
+    """What a validation callback receives. ``writer`` is a TensorBoard SummaryWriter (None off the main process)."""
+
+    generator: nn.Module  # the EMA generator (or G without EMA), in eval mode
+    step: int
+    run_dir: Path
+    writer: Any
+    device: torch.device
+
+
+@dataclass
+class TrainResult:
+    """How a run ended."""
+
+    step: int
+    stopped_early: bool
+    best_metric: float | None
+    best_step: int
+    export_dir: Path | None
+    last_metrics: dict = field(default_factory=dict)
+
+
+def set_requires_grad(module: nn.Module, flag: bool) -> None:
+    """Freeze (False) or unfreeze (True) every parameter of ``module``."""
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+class Trainer:
+    """Trains ``generator`` against ``discriminator`` on ``dataset`` (items: dicts with ``real`` and maybe ``cond``)."""
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, cfg: TrainConfig, dataset: Dataset,
+                 run_dir: str | Path, extra_losses: Sequence[ExtraLoss] = (),
+                 validate: Callable[[ValidationContext], dict] | None = None,
+                 collate_fn: Callable = default_collate, runtime: Runtime | None = None, meta: dict | None = None):
+        self.cfg, self.run_dir, self.validate_fn = cfg, Path(run_dir), validate
+        self.extra_losses, self.meta = list(extra_losses), meta or {}
+        self.rt = runtime or Runtime.create(cfg)
+        self.loss = L.LOSSES[cfg.loss]
+        dev = self.rt.device
+        self.G, self.D = generator.to(dev), discriminator.to(dev)
+        self.G_ddp, self.D_ddp = self.rt.wrap(self.G), self.rt.wrap(self.D)
+        self.opt_g, self.opt_d = build_optimizer(self.G.parameters(), cfg.g_lr, cfg), build_optimizer(
+            self.D.parameters(), cfg.d_lr, cfg)
+        self.sched_g, self.sched_d = build_scheduler(self.opt_g, cfg), build_scheduler(self.opt_d, cfg)
+        fp16 = cfg.mixed_precision == "fp16"
+        self.scaler_g = torch.amp.GradScaler(dev.type, enabled=fp16)
+        self.scaler_d = torch.amp.GradScaler(dev.type, enabled=fp16)
+        self.ema = (AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+                    if cfg.ema_decay > 0 else None)
+        self.source = BatchSource(dataset, cfg.batch_size, cfg.seed, self.rt.rank, self.rt.world_size,
+                                  cfg.num_workers, collate_fn)
+        self.stopper = EarlyStopping(cfg.early_stop_metric, cfg.early_stop_mode, cfg.patience)
+        self.step, self.d_steps = 0, 0
+        self.ckpt_root = self.run_dir / "checkpoints"
+        self.writer = None
+
+    # --- one iteration ------------------------------------------------------------------------------------
+
+    def _autocast(self):
+        if self.cfg.mixed_precision == "no":
+            return nullcontext()
+        dtype = torch.bfloat16 if self.cfg.mixed_precision == "bf16" else torch.float16
+        return torch.autocast(self.rt.device.type, dtype=dtype)
+
+    def _next_batches(self) -> list[Batch]:
+        return [self.rt.to_device(next(self.source)) for _ in range(self.cfg.grad_accum)]
+
+    def _generate(self, batch: Batch, model: nn.Module) -> torch.Tensor:
+        noise = self.G.sample_noise(batch["real"].shape[0], self.rt.device)
+        with self._autocast():
+            return model(noise, batch.get("cond"))
+
+    def _step(self, params, opt, scaler) -> None:
+        if self.cfg.grad_clip > 0:
+            scaler.unscale_(opt)
+            nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+        scaler.step(opt)
+        scaler.update()
+
+    def d_phase(self, batches: list[Batch], fakes: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One discriminator update on ``batches`` against (detached) ``fakes``."""
+        cfg, D = self.cfg, self.D_ddp
+        set_requires_grad(self.G, False)
+        self.opt_d.zero_grad(set_to_none=True)
+        reg_now = self.d_steps % cfg.reg_every == 0
+        r1, r2 = (cfg.r1_gamma, cfg.r2_gamma) if reg_now else (0.0, 0.0)
+        gp = cfg.gp_weight if reg_now else 0.0
+        grad_scale = self.scaler_d.get_scale() if self.scaler_d.is_enabled() else None
+        out: dict[str, torch.Tensor] = {}
+        for i, (batch, fake) in enumerate(zip(batches, fakes)):
+            real, cond = batch["real"], batch.get("cond")
+            real = real.detach().requires_grad_(r1 > 0)
+            fake = fake.detach().requires_grad_(r2 > 0)
+            with self.rt.sync(D, i == len(batches) - 1):
+                with self._autocast():
+                    real_out, fake_out = D(real, cond), D(fake, cond)
+                terms = {"d_adv": L.discriminator_loss(cfg.loss, real_out, fake_out, cfg.loss_reduction)}
+                if r1 > 0:
+                    terms["d_r1"] = r1 / 2 * cfg.reg_every * R.r1_penalty(real_out, real, grad_scale)
+                if r2 > 0:
+                    terms["d_r2"] = r2 / 2 * cfg.reg_every * R.r2_penalty(fake_out, fake, grad_scale)
+                if gp > 0:
+                    with self._autocast():
+                        pen = R.wgan_gp_penalty(lambda x: D(x, cond), real, fake, grad_scale)
+                    terms["d_gp"] = gp * cfg.reg_every * pen
+                total = sum(terms.values()) / len(batches)
+                self.scaler_d.scale(total).backward()
+            for k, v in terms.items():
+                out[k] = out.get(k, 0) + v.detach() / len(batches)
+        self._step(self.D.parameters(), self.opt_d, self.scaler_d)
+        set_requires_grad(self.G, True)
+        self.d_steps += 1
+        return out
+
+    def g_phase(self, batches: list[Batch], fakes: list[torch.Tensor] | None) -> dict[str, torch.Tensor]:
+        """One generator update; ``fakes`` (with graph) are reused when given, else generated here."""
+        cfg = self.cfg
+        adversarial = self.step >= cfg.adv_start_step
+        set_requires_grad(self.D, False)
+        self.opt_g.zero_grad(set_to_none=True)
+        out: dict[str, torch.Tensor] = {}
+        for i, batch in enumerate(batches):
+            with self.rt.sync(self.G_ddp, i == len(batches) - 1):
+                fake = fakes[i] if fakes is not None else self._generate(batch, self.G_ddp)
+                terms = {}
+                if adversarial:
+                    terms.update(self._g_adversarial_terms(batch, fake))
+                for extra in self.extra_losses:
+                    terms[f"g_{extra.name}"] = extra.weight * extra.fn(fake, batch).float()
+                if not terms:
+                    raise MultiganError(f"step {self.step}: the G phase has no loss (adversarial training starts "
+                                        f"at train.adv_start_step={cfg.adv_start_step} and no extra losses are set)")
+                total = sum(terms.values()) / len(batches)
+                self.scaler_g.scale(total).backward()
+            for k, v in terms.items():
+                out[k] = out.get(k, 0) + v.detach() / len(batches)
+        self._step(self.G.parameters(), self.opt_g, self.scaler_g)
+        set_requires_grad(self.D, True)
+        if self.ema is not None:
+            self._update_ema()
+        return out
+
+    def _g_adversarial_terms(self, batch: Batch, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        cfg, cond = self.cfg, batch.get("cond")
+        need_real = self.loss.needs_real_in_g or cfg.fm_weight > 0
+        with self._autocast():
+            fake_out = self.D(fake, cond)  # D frozen and unwrapped: no D gradients, no DDP bookkeeping
+            if need_real:
+                with torch.no_grad():
+                    real_out = self.D(batch["real"], cond)
+        real_logits = real_out if self.loss.needs_real_in_g else None
+        terms = {"g_adv": cfg.adv_weight * L.generator_loss(cfg.loss, fake_out, real_logits, cfg.loss_reduction)}
+        if cfg.fm_weight > 0:
+            terms["g_fm"] = cfg.fm_weight * R.feature_matching_loss(real_out, fake_out)
+        return terms
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.step < self.cfg.ema_start:
+            for e, p in zip(self.ema.module.state_dict().values(), self.G.state_dict().values()):
+                e.copy_(p)
+        else:
+            self.ema.update_parameters(self.G)
+
+    def train_step(self) -> dict[str, float]:
+        """One full iteration; returns the losses as floats (checked finite)."""
+        cfg, losses = self.cfg, {}
+        adversarial = self.step >= cfg.adv_start_step
+        fakes = None
+        for c in range(cfg.n_critic if adversarial else 0):
+            batches = self._next_batches()
+            keep_graph = cfg.reuse_fakes and c == cfg.n_critic - 1
+            with nullcontext() if keep_graph else torch.no_grad():
+                fakes = [self._generate(b, self.G_ddp if keep_graph else self.G) for b in batches]
+            losses.update(self.d_phase(batches, fakes))
+            fakes = fakes if keep_graph else None
+        if not adversarial:  # warm-up: no D phase fetched a batch
+            batches = self._next_batches()
+        losses.update(self.g_phase(batches, fakes))  # same real batch as the last D phase (as HiFi-GAN)
+        self.sched_g.step()
+        if adversarial:  # D's schedule starts when D starts training
+            self.sched_d.step()
+        values = dict(zip(losses, torch.stack([v.float() for v in losses.values()]).tolist()))
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainingDiverged(f"step {self.step + 1}: loss {bad[0]} is {values[bad[0]]}; training stopped. "
+                                   f"The last good checkpoint is {self._latest_checkpoint() or 'none'} (nothing "
+                                   "was saved after it). Lower the learning rates or add a regulariser.")
+        self.step += 1
+        return values
+
+    # --- the run: validation, checkpoints, logging ----------------------------------------------------------
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The EMA generator when EMA is on, else G: what validation samples from and what gets exported."""
+        return self.ema.module if self.ema is not None else self.G
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly: models, EMA, optimizers, schedulers, scalers, data, RNG."""
+        state = {
+            "generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(),
+            "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
+            "step": self.step, "d_steps": self.d_steps, "early_stopping": self.stopper.state_dict(),
+            "rng": self.rt.gather(rng.capture()), "data": self.rt.gather(self.source.state_dict()),
+        }
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` output (from the same number of processes)."""
+        if len(state["rng"]) != self.rt.world_size:
+            raise MultiganError(f"the checkpoint was written by {len(state['rng'])} processes; resume it with "
+                                f"the same number (now {self.rt.world_size})")
+        self.G.load_state_dict(state["generator"])
+        self.D.load_state_dict(state["discriminator"])
+        for name in ("opt_g", "opt_d", "sched_g", "sched_d", "scaler_g", "scaler_d"):
+            getattr(self, name).load_state_dict(state[name])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.step, self.d_steps = int(state["step"]), int(state["d_steps"])
+        self.stopper.load_state_dict(state["early_stopping"])
+        self.source.load_state_dict(state["data"][self.rt.rank])
+        rng.restore(state["rng"][self.rt.rank])
+
+    def init_weights_from(self, path: str | Path) -> Path:
+        """Start from another run's weights (G, D, EMA) with fresh optimizers -- fine-tuning, not resuming.
+
+        ``path`` is a run directory (its latest checkpoint is used) or a checkpoint folder.
+        """
+        path = Path(path)
+        if not (path / ckpt.STATE_FILE).is_file():
+            found = ckpt.list_checkpoints(path / "checkpoints")
+            if not found:
+                raise ckpt.CheckpointError(f"--init-from {path}: no checkpoint found (a run directory or a "
+                                           "checkpoints/step-* folder is expected)")
+            path = found[-1][1]
+        state = ckpt.load_checkpoint(path)
+        try:
+            self.G.load_state_dict(state["generator"])
+            self.D.load_state_dict(state["discriminator"])
+            if self.ema is not None:
+                self.ema.load_state_dict(state.get("ema") or {"module." + k: v for k, v in state["generator"].items()}
+                                         | {"n_averaged": torch.tensor(0)})
+        except RuntimeError as exc:
+            raise ckpt.CheckpointError(f"--init-from {path}: the weights do not fit this model: {exc}") from None
+        log.info("initialised G and D from %s", path)
+        return path
+
+    def _latest_checkpoint(self) -> Path | None:
+        found = ckpt.list_checkpoints(self.ckpt_root)
+        return found[-1][1] if found else None
+
+    def save(self) -> None:
+        """Write a checkpoint of the current step (main process) and prune old ones, keeping the best."""
+        state = self.state_dict()  # every process takes part (RNG and data positions are gathered)
+        if self.rt.is_main:
+            ckpt.save_checkpoint(self.ckpt_root, self.step, state)
+            best = {self.stopper.best_step} if self.stopper.best_step >= 0 else set()
+            ckpt.prune_checkpoints(self.ckpt_root, self.cfg.keep_last, protect=best)
+        self.rt.barrier()
+
+    def export(self) -> Path:
+        """Export the sampling (EMA) generator to ``run_dir/export``."""
+        meta = {"step": self.step, **self.meta}
+        if self.stopper.best is not None:
+            meta.update(best_metric=self.stopper.metric, best_value=self.stopper.best)
+        return ckpt.export_generator(self.sampling_generator, self.run_dir / "export", meta)
+
+    def run_validation(self) -> dict:
+        """Call the validation callback on the main process without touching the training RNG streams."""
+        metrics: dict = {}
+        if self.rt.is_main and self.validate_fn is not None:
+            g = self.sampling_generator
+            was_training = g.training
+            g.eval()
+            with rng.isolated(), torch.no_grad():
+                metrics = {k: float(v) for k, v in self.validate_fn(ValidationContext(
+                    g, self.step, self.run_dir, self.writer, self.rt.device)).items()}
+            g.train(was_training)
+            for k, v in metrics.items():
+                self.writer.add_scalar(f"val/{k}", v, self.step)
+            with (self.run_dir / "validation.jsonl").open("a") as fh:
+                fh.write(json.dumps({"step": self.step, **metrics}) + "\n")
+        return self.rt.from_main(metrics)
+
+    def _after_validation(self, metrics: dict) -> bool:
+        """Best-checkpoint keeping and early stopping; returns True when training should stop."""
+        if not self.cfg.early_stop_metric:
+            return False
+        if self.stopper.update(metrics, self.step):
+            log.info("step %d: new best %s = %.4g", self.step, self.stopper.metric, self.stopper.best)
+            self.save()
+            if self.rt.is_main:
+                self.export()
+        return self.stopper.should_stop
+
+    def fit(self, resume: bool = False) -> TrainResult:
+        """Train until ``max_steps`` or early stopping; resume from the latest checkpoint when asked."""
+        cfg = self.cfg
+        if resume and (latest := self._latest_checkpoint()) is not None:
+            self.load_state_dict(ckpt.load_checkpoint(latest))
+            log.info("resumed from %s (step %d)", latest, self.step)
+        if self.rt.is_main:
+            from torch.utils.tensorboard import SummaryWriter
+            self.writer = SummaryWriter(str(self.run_dir / "logs"), purge_step=self.step or None)
+        bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not (cfg.progress and self.rt.is_main),
+                   desc=self.run_dir.name, dynamic_ncols=True)
+        stopped, metrics, t0, s0 = False, {}, time.perf_counter(), self.step
+        try:
+            while self.step < cfg.max_steps and not stopped:
+                losses = self.train_step()
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+                    rate = (self.step - s0) / max(time.perf_counter() - t0, 1e-9)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+                    if self.writer is not None:
+                        for k, v in losses.items():
+                            self.writer.add_scalar(f"loss/{k}", v, self.step)
+                        self.writer.add_scalar("perf/steps_per_s", rate, self.step)
+                        self.writer.add_scalar("lr/g", self.sched_g.get_last_lr()[0], self.step)
+                if cfg.val_every and self.step % cfg.val_every == 0:  # on schedule only: resume-exact
+                    metrics = self.run_validation()
+                    stopped = self._after_validation(metrics)
+                    if stopped:
+                        log.info("early stop at step %d: %s has not improved for %d validations (best %.4g at "
+                                 "step %d)", self.step, cfg.early_stop_metric, cfg.patience,
+                                 self.stopper.best, self.stopper.best_step)
+                if self.step % cfg.ckpt_every == 0 or self.step == cfg.max_steps or stopped:
+                    if (latest := self._latest_checkpoint()) is None or latest.name != f"step-{self.step:08d}":
+                        self.save()
+        finally:
+            bar.close()
+            if self.writer is not None:
+                self.writer.flush()
+        export_dir = self.run_dir / "export"
+        if self.rt.is_main and (self.stopper.best is None or not export_dir.exists()):
+            self.export()  # without a watched metric the final EMA generator is the export
+        self.rt.barrier()
+        return TrainResult(self.step, stopped, self.stopper.best, self.stopper.best_step, export_dir, metrics)
