@@ -39,12 +39,14 @@ def flatten_state(obj: Any, tensors: dict[str, torch.Tensor] | None = None, pref
     tensors = {} if tensors is None else tensors
 
     def walk(value: Any, path: str) -> Any:
-        if isinstance(value, torch.Tensor):
-            tensors[path] = value.detach().cpu().contiguous().clone()
-            return {"__tensor__": path}
+        if isinstance(value, torch.Tensor):  # stored under a unique name; the path is kept for reading
+            name = f"{len(tensors)}:{path}"
+            tensors[name] = value.detach().cpu().contiguous().clone()
+            return {"__tensor__": name}
         if isinstance(value, np.ndarray):
-            tensors[path] = torch.from_numpy(np.ascontiguousarray(value)).clone()
-            return {"__ndarray__": path}
+            name = f"{len(tensors)}:{path}"
+            tensors[name] = torch.from_numpy(np.ascontiguousarray(value)).clone()
+            return {"__ndarray__": name}
         if isinstance(value, dict):
             if all(isinstance(k, str) for k in value) and "__items__" not in value:
                 return {k: walk(v, f"{path}/{k}") for k, v in value.items()}

@@ -7,6 +7,7 @@ that a typo or an invalid choice fails at start with a message naming the key an
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -15,6 +16,21 @@ from typing import Any, Literal, Union, get_args, get_origin
 import yaml
 
 from .errors import MultiganError
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1's SafeLoader, plus floats without a dot (``1e-4``), which YAML 1.1 reads as strings."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def _yaml_load(text_or_stream):
+    return yaml.load(text_or_stream, Loader=_Loader)
 
 
 class ConfigError(MultiganError, ValueError):
@@ -152,7 +168,7 @@ def parse_overrides(pairs: list[str]) -> dict:
         keys = dotted.strip().split(".")
         if not all(keys):
             raise ConfigError(f"override {pair!r} has an empty key")
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = _yaml_load(raw) if raw.strip() else ""
         node = nested
         for key in keys[:-1]:
             node = node.setdefault(key, {})
@@ -168,7 +184,7 @@ def load_yaml(path: str | Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     with path.open() as fh:
-        data = yaml.safe_load(fh) or {}
+        data = _yaml_load(fh) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(data).__name__}")
     return data

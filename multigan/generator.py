@@ -81,7 +81,10 @@ def load(path: str | Path, device: str | torch.device = "cpu", allow_external: b
     cls = _import_class(info["class"], allow_external)
     model = cls(**info.get("config", {}))
     state = load_file(str(folder / "generator.safetensors"))
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches raise even with strict=False
+        raise CheckpointError(f"{folder}: weights do not match {info['class']}: {exc}") from None
     if missing or unexpected:
         raise CheckpointError(f"{folder}: weights do not match {info['class']} "
                               f"(missing {missing[:5]}, unexpected {unexpected[:5]})")

@@ -80,8 +80,15 @@ def wgan_g(fake: Tensor, real: Tensor | None = None) -> Tensor:
     return -fake.mean()
 
 
+def _check_paired(real: Tensor, fake: Tensor) -> None:
+    if real.shape != fake.shape:
+        raise ValueError(f"relativistic losses pair real and fake logits one to one: shapes {tuple(real.shape)} "
+                         f"and {tuple(fake.shape)} differ (use equal real and fake batch sizes)")
+
+
 def rpgan_d(real: Tensor, fake: Tensor) -> Tensor:
     """Relativistic pairing GAN (RpGAN), discriminator: softplus(-(D(x) - D(G(z)))), paired per sample."""
+    _check_paired(real, fake)
     return F.softplus(-(real - fake)).mean()
 
 
@@ -89,6 +96,7 @@ def rpgan_g(fake: Tensor, real: Tensor | None = None) -> Tensor:
     """Relativistic pairing GAN, generator: softplus(-(D(G(z)) - D(x))); needs real logits."""
     if real is None:
         raise ValueError("the relativistic generator loss needs the real logits")
+    _check_paired(real, fake)
     return F.softplus(-(fake - real)).mean()
 
 

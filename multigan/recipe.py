@@ -78,6 +78,8 @@ def prepare_run_dir(out: Path, cfg_data: dict, resume: bool, overwrite: bool) ->
         for child in ("checkpoints", "logs", "export", "config.yaml", "validation.jsonl", "metrics.json"):
             target = out / child
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    elif not saved_file.is_file() and list_checkpoints(out / "checkpoints"):
+        raise RunDirError(f"{out} holds checkpoints but no config.yaml: choose another --out, or --overwrite")
     elif saved_file.is_file():
         saved = C.load_yaml(saved_file)
         changed = C.diff(saved, cfg_data)

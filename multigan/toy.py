@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from .errors import MultiganError
 from .generator import ExportableGenerator
 
 
@@ -64,8 +65,20 @@ class RingGenerator(ExportableGenerator):
     @torch.no_grad()
     def generate(self, n: int, seed: int | None = None) -> torch.Tensor:
         """``n`` points ``[n, 2]``; the same ``seed`` gives the same points."""
+        if n < 1:
+            raise MultiganError(f"the number of samples must be >= 1, got {n}")
         g = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
         return self(self.sample_noise(n, self.device, g))
+
+    def write_samples(self, n: int, out: Path, seed: int | None = None) -> Path:
+        """Write ``n`` points as CSV (``x,y`` per line) to ``out`` (a file, or ``out/samples.csv`` for a folder)."""
+        out = Path(out)
+        if out.is_dir() or not out.suffix:
+            out = out / "samples.csv"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        points = self.generate(n, seed=seed).cpu().tolist()
+        out.write_text("x,y\n" + "".join(f"{x:.6f},{y:.6f}\n" for x, y in points))
+        return out
 
 
 class RingDiscriminator(nn.Module):
