@@ -1,0 +1,1 @@
+"""Text-GAN utilities: evaluation metrics for generated token sequences."""
