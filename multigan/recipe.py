@@ -112,19 +112,24 @@ def run_recipe(config_cls: type, presets: dict[str, dict], train: Callable[[Any,
                description: str, default_out: str, default_preset: str | None = None,
                add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
                apply_arguments: Callable[[argparse.Namespace], list[str]] | None = None,
-               argv: Sequence[str] | None = None) -> Any:
+               data_key: str | None = None, argv: Sequence[str] | None = None) -> Any:
     """Parse the command line, resolve the config, prepare the run directory and call ``train(cfg, run)``.
 
-    ``apply_arguments`` turns recipe-specific arguments into extra ``key=value`` overrides (e.g. ``--data``).
+    ``apply_arguments`` turns recipe-specific arguments into extra ``key=value`` overrides; ``data_key`` (e.g.
+    ``"data.path"``) adds a ``--data PATH`` option that sets that key.
     User errors (bad config, data, run directory) print one ``error:`` line and exit with status 2.
     """
     setup_logging()
     parser = base_parser(description, presets, default_preset or next(iter(presets)), default_out)
     if add_arguments:
         add_arguments(parser)
+    if data_key:
+        parser.add_argument("--data", help=f"the training data (sets {data_key})")
     args = parser.parse_args(argv)
     try:
         overrides = list(args.overrides) + (apply_arguments(args) if apply_arguments else [])
+        if data_key and args.data:
+            overrides.append(f"{data_key}={args.data}")
         out = Path(args.out)
         saved = out / "config.yaml"
         if args.resume and saved.is_file():  # the saved config is the base; overrides may only extend the run

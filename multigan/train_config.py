@@ -51,6 +51,7 @@ class TrainConfig:
     early_stop_metric: str = ""  # a key of the validation metrics; "" = no early stopping / best by last
     early_stop_mode: Literal["max", "min"] = "max"
     patience: int = 0  # validations without improvement before stopping, 0 = never stop early
+    max_minutes: float = 0.0  # wall-clock budget: stop (checkpoint + export) once spent, 0 = none
     progress: bool = True
 
     def validate(self) -> None:
@@ -62,7 +63,7 @@ class TrainConfig:
                 raise ConfigError(f"train.{key} must be >= 1, got {getattr(self, key)}")
         for key in ["r1_gamma", "r2_gamma", "gp_weight", "fm_weight", "adv_weight", "g_lr", "d_lr",
                     "weight_decay", "grad_clip", "val_every", "patience", "adv_start_step", "ema_start",
-                    "num_workers", "cpu_threads"]:
+                    "num_workers", "cpu_threads", "max_minutes"]:
             if getattr(self, key) < 0:
                 raise ConfigError(f"train.{key} must be >= 0, got {getattr(self, key)}")
         if not 0.0 <= self.ema_decay < 1.0:

@@ -352,6 +352,10 @@ class Trainer:
                 self.export()
         return self.stopper.should_stop
 
+    def _out_of_time(self, t0: float) -> bool:
+        spent = (time.perf_counter() - t0) / 60 > self.cfg.max_minutes
+        return bool(self.rt.from_main(spent))  # every process stops at the same step
+
     def fit(self, resume: bool = False) -> TrainResult:
         """Train until ``max_steps`` or early stopping; resume from the latest checkpoint when asked."""
         cfg = self.cfg
@@ -371,6 +375,9 @@ class Trainer:
                 if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
                     rate = (self.step - s0) / max(time.perf_counter() - t0, 1e-9)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+                    if bar.disable and self.rt.is_main:  # no progress bar (logs to a file): a log line instead
+                        log.info("step %d/%d %.2f steps/s %s", self.step, cfg.max_steps, rate,
+                                 " ".join(f"{k}={v:.3g}" for k, v in losses.items()))
                     if self.writer is not None:
                         for k, v in losses.items():
                             self.writer.add_scalar(f"loss/{k}", v, self.step)
@@ -383,6 +390,10 @@ class Trainer:
                         log.info("early stop at step %d: %s has not improved for %d validations (best %.4g at "
                                  "step %d)", self.step, cfg.early_stop_metric, cfg.patience,
                                  self.stopper.best, self.stopper.best_step)
+                if cfg.max_minutes and not stopped and self._out_of_time(t0):
+                    stopped = True
+                    log.info("step %d: the wall-clock budget train.max_minutes=%g is spent", self.step,
+                             cfg.max_minutes)
                 if self.step % cfg.ckpt_every == 0 or self.step == cfg.max_steps or stopped:
                     if (latest := self._latest_checkpoint()) is None or latest.name != f"step-{self.step:08d}":
                         self.save()
