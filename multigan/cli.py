@@ -32,7 +32,8 @@ def _cmd_generate(args: argparse.Namespace) -> None:
         raise MultiganError(f"{type(g).__name__} does not support `multigan generate` (no write_samples method)")
     options = {k: v for k, v in (("digit", args.digit), ("temperature", args.temperature)) if v is not None}
     paths = writer(args.n, Path(args.out), seed=args.seed, **options)
-    print(f"wrote {len(paths)} file(s) to {args.out}" if isinstance(paths, list) else f"wrote {paths}")
+    for path in paths if isinstance(paths, list) else [paths]:
+        print(path)
 
 
 def build_parser() -> argparse.ArgumentParser:

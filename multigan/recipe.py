@@ -98,6 +98,17 @@ def prepare_run_dir(out: Path, cfg_data: dict, resume: bool, overwrite: bool) ->
     return cfg_data
 
 
+def fit(trainer, run: RunArgs):
+    """Apply ``--init-from`` if given, train (resuming when asked); returns ``(TrainResult, seconds)``."""
+    import time
+
+    if run.init_from:
+        trainer.init_weights_from(run.init_from)
+    start = time.perf_counter()
+    result = trainer.fit(resume=run.resume)
+    return result, time.perf_counter() - start
+
+
 def setup_logging() -> None:
     """INFO-level logs of the ``multigan`` logger on stderr (once)."""
     logger = logging.getLogger("multigan")

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import Dataset, default_collate
 from tqdm.auto import tqdm
 
@@ -79,6 +79,20 @@ def set_requires_grad(module: nn.Module, flag: bool) -> None:
         p.requires_grad_(flag)
 
 
+def warmup_ema_fn(decay: float):
+    """EMA update with a warm-up: the decay after ``n`` updates is ``min(decay, (1 + n) / (10 + n))``.
+
+    Without it, an EMA of decay 0.999 still weighs the random initial weights by 0.999^n (60 % after 500
+    steps), which ruins early validations and short runs.
+    """
+    def update(ema_params, params, num_averaged):
+        n = float(num_averaged)
+        d = min(decay, (1.0 + n) / (10.0 + n))
+        torch._foreach_lerp_(ema_params, params, 1.0 - d)
+
+    return update
+
+
 class Trainer:
     """Trains ``generator`` against ``discriminator`` on ``dataset`` (items: dicts with ``real`` and maybe ``cond``)."""
 
@@ -99,7 +113,7 @@ class Trainer:
         fp16 = cfg.mixed_precision == "fp16"
         self.scaler_g = torch.amp.GradScaler(dev.type, enabled=fp16)
         self.scaler_d = torch.amp.GradScaler(dev.type, enabled=fp16)
-        self.ema = (AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+        self.ema = (AveragedModel(self.G, multi_avg_fn=warmup_ema_fn(cfg.ema_decay), use_buffers=True)
                     if cfg.ema_decay > 0 else None)
         self.source = BatchSource(dataset, cfg.batch_size, cfg.seed, self.rt.rank, self.rt.world_size,
                                   cfg.num_workers, collate_fn)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 
 import torch
 
 import multigan
-from multigan.recipe import RunArgs, run_recipe
+from multigan.recipe import RunArgs, fit, run_recipe
 from multigan.toy import RingDataset, RingDiscriminator, RingGenerator, first_item, plot_samples, ring_metrics
 
 log = logging.getLogger("multigan")
@@ -88,11 +87,7 @@ def train(cfg: ToyRingConfig, run: RunArgs) -> dict:
 
     trainer = multigan.Trainer(gen, disc, cfg.train, dataset, run.out, validate=validate, collate_fn=first_item,
                                meta={"recipe": "toy_ring"})
-    if run.init_from:
-        trainer.init_weights_from(run.init_from)
-    start = time.perf_counter()
-    result = trainer.fit(resume=run.resume)
-    seconds = time.perf_counter() - start
+    result, seconds = fit(trainer, run)
     if not trainer.rt.is_main:
         return {}
     exported = multigan.load(run.out)

@@ -92,7 +92,7 @@ def test_load_generate_save_read_back_and_cli(tmp_path):
     cli = subprocess.run([sys.executable, "-m", "multigan.cli", "generate", str(tmp_path / "run"), "-n", "3",
                           "--digit", "7", "--seed", "0", "--out", str(tmp_path / "cli")], capture_output=True, text=True)
     assert cli.returncode == 0, cli.stderr
-    assert sorted(p.name for p in (tmp_path / "cli").iterdir()) == ["7_0.wav", "7_1.wav", "7_2.wav"]
+    assert sorted(p.name for p in (tmp_path / "cli").iterdir()) == ["7_0.wav", "7_1.wav", "7_2.wav", "spectrograms.png"]
     again = torch.from_numpy(sf.read(tmp_path / "cli" / "7_0.wav", dtype="float32")[0])
     expected = loaded.generate(3, digit=7, seed=0)[0]
     assert (again - expected).abs().max() <= 1 / 32768 + 1e-6

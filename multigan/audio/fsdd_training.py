@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -13,7 +12,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..generator import load
-from ..recipe import RunArgs
+from ..recipe import RunArgs, fit
 from ..trainer import Trainer
 from .dataset import AudioFolder, fsdd_split
 from .digit_samples import make_digit_validation
@@ -66,11 +65,7 @@ def train_digit_gan(cfg, run: RunArgs, generator: nn.Module, discriminator: nn.M
     kwargs = {"collate_fn": collate_fn} if collate_fn else {}
     trainer = Trainer(generator, discriminator, cfg.train, dataset, run.out, validate=validate,
                       meta={"recipe": recipe}, **kwargs)
-    if run.init_from:
-        trainer.init_weights_from(run.init_from)
-    start = time.perf_counter()
-    result = trainer.fit(resume=run.resume)
-    seconds = time.perf_counter() - start
+    result, seconds = fit(trainer, run)
     if not trainer.rt.is_main:
         return {}
     g = load(run.out)

@@ -69,18 +69,28 @@ class AudioGenerator(ExportableGenerator):
                 out.append(self.to_audio(self(noise[start:start + batch_size], cond)).clamp(-1, 1))
         return torch.cat(out).float().cpu()
 
-    def write_samples(self, n: int, out: str | Path, seed: int | None = 0, digit: int | None = None) -> list[Path]:
-        """Write ``n`` WAVs to folder ``out`` named ``{digit}_{index}.wav`` (``{index}.wav`` when unconditional)."""
+    def write_samples(self, n: int, out: str | Path, seed: int | None = 0, digit: int | None = None,
+                      grid: bool = True) -> list[Path]:
+        """Write ``n`` WAVs to folder ``out`` named ``{digit}_{index}.wav`` (``{index}.wav`` when unconditional),
+        plus ``spectrograms.png``, a grid of (up to 20 of) their spectrograms, when ``grid`` is set."""
         out = Path(out)
         wavs = self.generate(n, digit=digit, seed=seed)
         labels = self.labels_for(n, digit)
-        paths, counts = [], {}
+        paths, names, counts = [], [], {}
         for i, wav in enumerate(wavs):
             if labels is None:
-                name = f"{i}.wav"
+                name = f"{i}"
             else:
                 d = int(labels[i])
-                name = f"{d}_{counts.setdefault(d, 0)}.wav"
+                name = f"{d}_{counts.setdefault(d, 0)}"
                 counts[d] += 1
-            paths.append(save_wav(out / name, wav, self.sample_rate))
+            names.append(name)
+            paths.append(save_wav(out / f"{name}.wav", wav, self.sample_rate))
+        if grid:
+            import matplotlib.pyplot as plt
+
+            from .digit_samples import spectrogram_grid
+
+            plt.close(spectrogram_grid(wavs[:20], names[:20], self.sample_rate, out / "spectrograms.png"))
+            paths.append(out / "spectrograms.png")
         return paths

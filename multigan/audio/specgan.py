@@ -18,6 +18,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from ..errors import MultiganError
 from .features import LogMagSpectrogram, LogMel, SpecNormalizer, griffin_lim
 from .generation import AudioGenerator
+from .projection import ProjectionHead
 
 
 def _ups(size: int) -> int:
@@ -124,18 +125,12 @@ class SpecGANDiscriminator(nn.Module):
         chans = [1] + [dim * 2**i for i in range(n_down)]
         self.convs = nn.ModuleList(norm(nn.Conv2d(a, b, 4, 2, padding=1)) for a, b in zip(chans[:-1], chans[1:]))
         features = chans[-1] * 16
-        self.fc = norm(nn.Linear(features, 1))
-        self.embed = norm(nn.Embedding(num_classes, features)) if num_classes else None
+        self.head = ProjectionHead(features, num_classes, use_spectral_norm)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> list[list[torch.Tensor]]:
         h, maps = x, []
         for conv in self.convs:
             h = F.leaky_relu(conv(h), 0.2)
             maps.append(h)
-        flat = h.flatten(1)
-        logits = self.fc(flat).squeeze(1)
-        if self.embed is not None:
-            if cond is None:
-                raise MultiganError("this SpecGAN discriminator is conditional: pass the class labels as cond")
-            logits = logits + (self.embed(cond) * flat).sum(1)
+        logits = self.head(h, cond)
         return [maps + [logits]]

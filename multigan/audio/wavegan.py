@@ -11,6 +11,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ..errors import MultiganError
 from .generation import AudioGenerator
+from .projection import ProjectionHead
 
 STRIDE, KERNEL, LAYERS = 4, 25, 5
 
@@ -92,8 +93,7 @@ class WaveGANDiscriminator(nn.Module):
                                    for a, b in zip(chans[:-1], chans[1:]))
         self.shuffle = PhaseShuffle(phase_shuffle)
         features = chans[-1] * self.base
-        self.fc = norm(nn.Linear(features, 1))
-        self.embed = norm(nn.Embedding(num_classes, features)) if num_classes else None
+        self.head = ProjectionHead(features, num_classes, use_spectral_norm)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> list[list[torch.Tensor]]:
         h = x if x.dim() == 3 else x.unsqueeze(1)
@@ -103,10 +103,5 @@ class WaveGANDiscriminator(nn.Module):
             maps.append(h)
             if i < len(self.convs) - 1:
                 h = self.shuffle(h)
-        flat = h.flatten(1)
-        logits = self.fc(flat).squeeze(1)
-        if self.embed is not None:
-            if cond is None:
-                raise MultiganError("this WaveGAN discriminator is conditional: pass the class labels as cond")
-            logits = logits + (self.embed(cond) * flat).sum(1)
+        logits = self.head(h, cond)
         return [maps + [logits]]
