@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.multigan-installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: install demo test bench clean
+.PHONY: install demo demo-toy test bench clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,9 +15,15 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+FSDD ?= ../shared/data/fsdd/recordings
+
 demo: $(STAMP)
-	$(PY) recipes/toy_ring.py --out $(DEMO_OUT) --overwrite
-	@echo "demo: metrics $(DEMO_OUT)/metrics.json, scatter plot $(DEMO_OUT)/samples.png, export $(DEMO_OUT)/export"
+	$(PY) recipes/fsdd_specgan.py --preset demo --data $(FSDD) --out $(DEMO_OUT) --overwrite
+	$(VENV)/bin/multigan generate $(DEMO_OUT) -n 20 --seed 0 --out $(DEMO_OUT)/samples
+	@echo "demo: 2 WAVs of every digit and spectrograms.png in $(DEMO_OUT)/samples; TensorBoard: $(VENV)/bin/tensorboard --logdir $(DEMO_OUT)/logs"
+
+demo-toy: $(STAMP)
+	$(PY) recipes/toy_ring.py --out runs/toy_ring --overwrite
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -1,7 +1,10 @@
 """The ``multigan`` command line.
 
-    multigan info RUN_DIR                              what a run exported (class, step, best metric)
-    multigan generate RUN_DIR -n 50 --seed 0 --out DIR samples from the exported generator
+    multigan info RUN_DIR                                   what a run exported (class, step, best metric)
+    multigan generate RUN_DIR -n 50 --seed 0 --out DIR      samples from the exported generator
+    multigan eval-digits --data FSDD_DIR --samples DIR      digit-classifier metrics of a folder of WAVs
+    multigan vocode RUN_DIR in.wav -o out.wav               re-synthesise a file with a trained vocoder
+    multigan eval-text RUN_DIR --references FILE            BLEU / self-BLEU at several temperatures
 """
 from __future__ import annotations
 
@@ -54,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--temperature", type=float, help="sampling temperature for text models")
     gen.add_argument("--device", default="cpu")
     gen.set_defaults(func=_cmd_generate)
+
+    from .audio.digits import register as register_eval_digits
+    from .audio.vocoder import register as register_vocode
+    from .text.cli import register as register_text
+
+    for register in (register_eval_digits, register_vocode, register_text):
+        register(sub)
     return parser
 
 

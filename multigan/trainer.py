@@ -66,7 +66,7 @@ class TrainResult:
     """How a run ended."""
 
     step: int
-    stopped_early: bool
+    stop_reason: str  # "max_steps", "early_stopping" or "time_budget"
     best_metric: float | None
     best_step: int
     export_dir: Path | None
@@ -381,7 +381,7 @@ class Trainer:
             self.writer = SummaryWriter(str(self.run_dir / "logs"), purge_step=self.step or None)
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not (cfg.progress and self.rt.is_main),
                    desc=self.run_dir.name, dynamic_ncols=True)
-        stopped, metrics, t0, s0 = False, {}, time.perf_counter(), self.step
+        stopped, reason, metrics, t0, s0 = False, "max_steps", {}, time.perf_counter(), self.step
         try:
             while self.step < cfg.max_steps and not stopped:
                 losses = self.train_step()
@@ -401,11 +401,12 @@ class Trainer:
                     metrics = self.run_validation()
                     stopped = self._after_validation(metrics)
                     if stopped:
+                        reason = "early_stopping"
                         log.info("early stop at step %d: %s has not improved for %d validations (best %.4g at "
                                  "step %d)", self.step, cfg.early_stop_metric, cfg.patience,
                                  self.stopper.best, self.stopper.best_step)
                 if cfg.max_minutes and not stopped and self._out_of_time(t0):
-                    stopped = True
+                    stopped, reason = True, "time_budget"
                     log.info("step %d: the wall-clock budget train.max_minutes=%g is spent", self.step,
                              cfg.max_minutes)
                 if self.step % cfg.ckpt_every == 0 or self.step == cfg.max_steps or stopped:
@@ -419,4 +420,4 @@ class Trainer:
         if self.rt.is_main and (self.stopper.best is None or not export_dir.exists()):
             self.export()  # without a watched metric the final EMA generator is the export
         self.rt.barrier()
-        return TrainResult(self.step, stopped, self.stopper.best, self.stopper.best_step, export_dir, metrics)
+        return TrainResult(self.step, reason, self.stopper.best, self.stopper.best_step, export_dir, metrics)

@@ -181,7 +181,7 @@ def test_early_stopping_keeps_best_and_exports_it(tmp_path):
     t = multigan.Trainer(RingGenerator(4, 16, 2), RingDiscriminator(16, 2), cfg, RingDataset(512),
                          tmp_path / "run", validate=validate, collate_fn=first_item)
     result = t.fit()
-    assert result.stopped_early and result.step == 10
+    assert result.stop_reason == "early_stopping" and result.step == 10
     assert result.best_metric == 3.0 and result.best_step == 4
     steps = [s for s, _ in list_checkpoints(tmp_path / "run" / "checkpoints")]
     assert steps == [4, 10], "the best checkpoint must survive pruning"
