@@ -227,14 +227,14 @@ def test_mpd_msd_structure() -> None:
     x = torch.randn(3, 1, 2000)  # not a multiple of any period > 2
     mpd = MultiPeriodDiscriminator(channels_scale=0.125)
     msd = MultiScaleDiscriminator(channels_scale=0.125)
-    _check_structure(mpd(x), 5, 6, 3)
-    _check_structure(msd(x), 3, 8, 3)
+    _check_structure(mpd(x), 5, 7, 3)
+    _check_structure(msd(x), 3, 9, 3)
     # MPD folds by period: the 2-D feature maps have the period as last dimension
     assert [o[0].shape[-1] for o in mpd(x)] == [2, 3, 5, 7, 11]
     both = HiFiGANDiscriminator(**SMALL_D)
     outs = both(x, cond=torch.randn(3, 80, 8))
-    _check_structure(outs[:5], 5, 6, 3)
-    _check_structure(outs[5:], 3, 8, 3)
+    _check_structure(outs[:5], 5, 7, 3)
+    _check_structure(outs[5:], 3, 9, 3)
     # [B, T] input is accepted as [B, 1, T]
     assert [o[-1].shape for o in both(x[:, 0])] == [o[-1].shape for o in outs]
 
@@ -243,8 +243,8 @@ def test_full_size_discriminator_structure() -> None:
     d = HiFiGANDiscriminator()
     with torch.no_grad():
         outs = d(torch.randn(1, 1, 1024))
-    _check_structure(outs[:5], 5, 6, 1)
-    _check_structure(outs[5:], 3, 8, 1)
+    _check_structure(outs[:5], 5, 7, 1)
+    _check_structure(outs[5:], 3, 9, 1)
     assert d.msd.discriminators[0].convs[0].parametrizations.weight[0].__class__.__name__ == "_SpectralNorm"
     assert d.msd.discriminators[1].convs[0].parametrizations.weight[0].__class__.__name__ == "_WeightNorm"
 
@@ -370,3 +370,23 @@ def test_multi_resolution_stft_distance() -> None:
     assert xg.grad is not None and torch.isfinite(xg.grad).all()
     with pytest.raises(ValueError, match="same shape"):
         multi_resolution_stft_distance(x[..., :-1], y)
+
+
+# --------------------------------------------------------------------------- published feature matching
+
+
+def test_feature_maps_are_the_reference_ones() -> None:
+    # The reference feature-matching loss sums mean |real - fake| over every conv output of every
+    # sub-discriminator, conv_post's included: 5 + 1 maps per period, 7 + 1 per scale. The core uses all
+    # items but the last (the flattened logits), so item -2 must be conv_post's output.
+    from multigan.regularizers import feature_matching_loss
+
+    d = HiFiGANDiscriminator(**SMALL_D)
+    real, fake = torch.randn(2, 1, 1024), torch.randn(2, 1, 1024)
+    with torch.no_grad():
+        r_out, f_out = d(real), d(fake)
+    assert [len(o) - 1 for o in r_out] == [6] * 5 + [8] * 3
+    for o in r_out:
+        assert torch.equal(torch.flatten(o[-2], 1), o[-1])
+    reference = sum(torch.mean(torch.abs(rl - gl)) for r, f in zip(r_out, f_out) for rl, gl in zip(r[:-1], f[:-1]))
+    assert torch.allclose(feature_matching_loss(r_out, f_out), reference)

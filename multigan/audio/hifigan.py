@@ -22,7 +22,10 @@ constructor kwargs so that ``HiFiGANGenerator(**generator.config)`` rebuilds it.
 
 Discriminators: ``forward(x, cond=None)`` with ``x`` of shape ``[B, 1, T]`` returns a
 list with one entry per sub-discriminator; each entry is a list of feature maps whose
-last item is the logits tensor (flattened to ``[B, N]``). HiFi-GAN's discriminators are
+last item is the logits tensor (flattened to ``[B, N]``). The item before the logits is
+the unflattened output of ``conv_post`` (the same values): the reference feature-matching
+loss sums over every conv output including that one, and the core's feature matching uses
+all items but the last, so the loss is the published one. HiFi-GAN's discriminators are
 unconditional, so ``cond`` is accepted and ignored.
 
 Module attribute names (``conv_pre``, ``ups``, ``resblocks``, ``convs1``/``convs2``/
@@ -43,6 +46,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm, weight_norm
 
+from ..errors import MultiganError
 from ..generator import ExportableGenerator
 
 __all__ = [
@@ -106,8 +110,8 @@ HIFIGAN_CONFIGS: dict[str, dict[str, Any]] = {
 _V1 = HIFIGAN_CONFIGS["v1"]
 
 
-class HiFiGANConfigError(ValueError):
-    """Raised when generator hyper-parameters are inconsistent."""
+class HiFiGANConfigError(MultiganError, ValueError):
+    """Raised when generator hyper-parameters are inconsistent (a user error: recipes print it as one line)."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -517,7 +521,7 @@ class PeriodDiscriminator(nn.Module):
         self.conv_post = norm(nn.Conv2d(chans[-1], 1, (3, 1), 1, padding=(1, 0)))
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        """Return the feature maps after each conv, then the flattened logits ``[B, N]``."""
+        """Feature maps after each conv and after ``conv_post``, then the flattened logits ``[B, N]``."""
         b, c, t = x.shape
         if t % self.period:
             n_pad = self.period - t % self.period
@@ -528,7 +532,9 @@ class PeriodDiscriminator(nn.Module):
         for conv in self.convs:
             x = F.leaky_relu(conv(x), LRELU_SLOPE)
             fmaps.append(x)
-        fmaps.append(torch.flatten(self.conv_post(x), 1))
+        x = self.conv_post(x)
+        fmaps.append(x)  # the reference's feature-matching loss includes the final conv output too
+        fmaps.append(torch.flatten(x, 1))
         return fmaps
 
 
@@ -606,12 +612,14 @@ class ScaleDiscriminator(nn.Module):
         self.conv_post = norm(nn.Conv1d(chans[-1], 1, 3, 1, padding=1))
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        """Return the feature maps after each conv, then the flattened logits ``[B, N]``."""
+        """Feature maps after each conv and after ``conv_post``, then the flattened logits ``[B, N]``."""
         fmaps: list[Tensor] = []
         for conv in self.convs:
             x = F.leaky_relu(conv(x), LRELU_SLOPE)
             fmaps.append(x)
-        fmaps.append(torch.flatten(self.conv_post(x), 1))
+        x = self.conv_post(x)
+        fmaps.append(x)  # the reference's feature-matching loss includes the final conv output too
+        fmaps.append(torch.flatten(x, 1))
         return fmaps
 
 

@@ -1,0 +1,222 @@
+"""A trained neural vocoder as one object: mel -> waveform, and the exact mel front end it was trained with.
+
+    voc = multigan.load("runs/ljspeech_hifigan")      # safetensors + JSON, no pickle
+    wav = voc(mel)                                     # log-mel [B, 80, frames] -> waveform [B, frames * 256]
+    mel = voc.mel(audio)                               # the feature extractor the vocoder was trained on
+    wav = voc.resynthesize(audio, sample_rate)         # any clip: resampled to voc.sample_rate, mel, vocoded
+    voc.vocode_file("in.wav", "out.wav")
+
+:class:`Vocoder` wraps a :class:`~multigan.audio.hifigan.HiFiGANGenerator` (``net``) and a
+:class:`~multigan.audio.hifigan.MelExtractor` (``mel_extractor``); both configurations are constructor
+arguments, so an export rebuilds the pair and nobody can feed a vocoder mels from a different front end by
+accident. :func:`register` adds the ``multigan vocode RUN_DIR in.wav -o out.wav`` sub-command.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import MultiganError
+from ..generator import ExportableGenerator
+from .hifigan import HIFIGAN_CONFIGS, HiFiGANConfigError, HiFiGANGenerator, MelExtractor
+
+__all__ = ["DEFAULT_MEL", "Vocoder", "register", "vocode_file"]
+
+#: The published HiFi-GAN (LJ Speech) input features: 80 mels, n_fft 1024, hop 256, win 1024, 0-8 kHz.
+DEFAULT_MEL: dict[str, Any] = {
+    "sample_rate": 22050,
+    "n_fft": 1024,
+    "hop_size": 256,
+    "win_size": 1024,
+    "n_mels": 80,
+    "fmin": 0.0,
+    "fmax": 8000.0,
+}
+
+_MEL_KEYS = ("sample_rate", "n_fft", "hop_size", "win_size", "n_mels", "fmin", "fmax")
+AudioLike = Union[Tensor, np.ndarray]
+
+
+def _mel_config(mel: Optional[Mapping[str, Any]]) -> dict[str, Any]:
+    """Complete ``mel`` with :data:`DEFAULT_MEL` and check its keys."""
+    cfg = dict(DEFAULT_MEL)
+    unknown = sorted(set(mel or {}) - set(_MEL_KEYS))
+    if unknown:
+        raise HiFiGANConfigError(f"unknown mel setting(s) {unknown}; valid: {list(_MEL_KEYS)}")
+    cfg.update(mel or {})
+    cfg = {k: (int(v) if k in ("sample_rate", "n_fft", "hop_size", "win_size", "n_mels") else v) for k, v in cfg.items()}
+    cfg["fmin"] = float(cfg["fmin"])
+    cfg["fmax"] = None if cfg["fmax"] is None else float(cfg["fmax"])
+    return cfg
+
+
+class Vocoder(ExportableGenerator):
+    """HiFi-GAN vocoder bundled with its input feature extractor.
+
+    Args:
+        generator: :class:`HiFiGANGenerator` keyword arguments (default: the published V1); ``n_mels`` and
+            ``hop_size`` are taken from ``mel`` when absent and must agree with it when given.
+        mel: :class:`MelExtractor` settings (``sample_rate, n_fft, hop_size, win_size, n_mels, fmin, fmax``),
+            completed with :data:`DEFAULT_MEL`.
+
+    Raises:
+        HiFiGANConfigError: inconsistent settings, e.g. ``prod(upsample_rates) != hop_size`` (the message
+            says how to fix it).
+
+    ``forward(noise, cond=mel)`` is the trainer's interface (``noise`` is ``None``: the model is purely
+    conditional; ``voc(mel)`` works too) and returns ``[B, frames * hop_size]`` in ``[-1, 1]``.
+    """
+
+    def __init__(self, generator: Optional[Mapping[str, Any]] = None, mel: Optional[Mapping[str, Any]] = None):
+        mel_cfg = _mel_config(mel)
+        gen_cfg = dict(HIFIGAN_CONFIGS["v1"] if generator is None else generator)
+        for key, mel_key in (("n_mels", "n_mels"), ("hop_size", "hop_size")):
+            if key in gen_cfg and int(gen_cfg[key]) != mel_cfg[mel_key]:
+                raise HiFiGANConfigError(
+                    f"generator {key}={gen_cfg[key]} differs from the mel front end's {mel_key}={mel_cfg[mel_key]}: "
+                    "the generator turns one mel frame into hop_size samples, so both must agree")
+            gen_cfg[key] = mel_cfg[mel_key]
+        net = HiFiGANGenerator(**gen_cfg)
+        super().__init__(generator=net.export_config(), mel=mel_cfg)
+        self.net = net
+        self.mel_extractor = MelExtractor(**mel_cfg)
+
+    @classmethod
+    def from_preset(cls, name: str, mel: Optional[Mapping[str, Any]] = None, **overrides: Any) -> "Vocoder":
+        """A published generator (``"v1"``, ``"v2"``, ``"v3"``) with the published mel front end."""
+        key = name.lower()
+        if key not in HIFIGAN_CONFIGS:
+            raise HiFiGANConfigError(f"unknown HiFi-GAN preset {name!r}; available: {sorted(HIFIGAN_CONFIGS)}")
+        return cls(generator={**HIFIGAN_CONFIGS[key], **overrides}, mel=mel)
+
+    # --- properties -------------------------------------------------------------------------------------
+
+    @property
+    def sample_rate(self) -> int:
+        """Sample rate (Hz) of the audio the vocoder produces and expects."""
+        return int(self.config["mel"]["sample_rate"])
+
+    @property
+    def hop_size(self) -> int:
+        """Samples per mel frame."""
+        return int(self.config["mel"]["hop_size"])
+
+    @property
+    def n_mels(self) -> int:
+        """Mel bins of the input."""
+        return int(self.config["mel"]["n_mels"])
+
+    # --- trainer contract --------------------------------------------------------------------------------
+
+    def sample_noise(self, batch: int, device: Union[str, torch.device] = "cpu",
+                     generator: Optional[torch.Generator] = None) -> None:
+        """A vocoder is purely conditional: no noise."""
+        return None
+
+    def forward(self, noise: Optional[Tensor], cond: Optional[Tensor] = None) -> Tensor:
+        """Vocode log-mel ``cond`` ``[B, n_mels, frames]`` (or ``voc(mel)``) into ``[B, frames * hop_size]``."""
+        return self.net(noise, cond).squeeze(1)
+
+    # --- inference API -------------------------------------------------------------------------------------
+
+    def _as_tensor(self, audio: AudioLike) -> Tensor:
+        x = torch.as_tensor(np.asarray(audio) if not isinstance(audio, Tensor) else audio)
+        return x.to(device=self.device, dtype=torch.float32)
+
+    @torch.no_grad()
+    def mel(self, audio: AudioLike) -> Tensor:
+        """The training-time log-mel of ``audio`` (``[T]``, ``[B, T]`` or ``[B, 1, T]`` at :attr:`sample_rate`).
+
+        Returns ``[B, n_mels, T // hop_size]`` (for ``T`` a multiple of the hop; the reference framing).
+        """
+        return self.mel_extractor(self._as_tensor(audio))
+
+    @torch.no_grad()
+    def generate(self, mel: Tensor) -> Tensor:
+        """``voc(mel)`` without gradients, on the vocoder's device and dtype: ``[B, frames * hop_size]``."""
+        p = next(self.parameters())
+        return self(None, mel.to(device=p.device, dtype=p.dtype))
+
+    @torch.no_grad()
+    def resynthesize(self, audio: AudioLike, sample_rate: int) -> Tensor:
+        """Analyse and re-synthesise a clip: resample to :attr:`sample_rate`, take :meth:`mel`, vocode.
+
+        Args:
+            audio: waveform ``[T]`` or ``[B, T]`` (tensor or array) in ``[-1, 1]``.
+            sample_rate: its rate in Hz.
+
+        Returns:
+            The vocoded waveform at :attr:`sample_rate` (CPU float32), ``[T']`` or ``[B, T']`` where ``T'`` is the
+            length of the resampled input (``T`` itself when the rates agree): the input is padded to whole
+            hops for the analysis and the output trimmed back.
+        """
+        from .io import resample
+
+        x = audio.detach().cpu().float().numpy() if isinstance(audio, Tensor) else np.asarray(audio, np.float32)
+        if x.ndim not in (1, 2) or x.shape[-1] == 0:
+            raise ValueError(f"resynthesize: expected a non-empty [T] or [B, T] waveform, got shape {x.shape}")
+        single = x.ndim == 1
+        rows = [resample(np.ascontiguousarray(r), int(sample_rate), self.sample_rate) for r in x.reshape(-1, x.shape[-1])]
+        y = torch.from_numpy(np.stack(rows))
+        length = y.shape[-1]
+        frames = -(-length // self.hop_size)
+        y = torch.nn.functional.pad(y, (0, frames * self.hop_size - length))
+        out = self.generate(self.mel(y))[:, :length].float().cpu()
+        return out[0] if single else out
+
+    def vocode_file(self, in_wav: Union[str, Path], out_wav: Union[str, Path]) -> Path:
+        """Re-synthesise audio file ``in_wav`` (any rate; multi-channel is mixed down) into WAV ``out_wav``."""
+        from .io import info, load_audio, save_wav
+
+        audio = load_audio(in_wav, None)  # checked read at the file's own rate
+        rate = info(in_wav).sample_rate
+        return save_wav(out_wav, self.resynthesize(audio, rate), self.sample_rate)
+
+    def remove_weight_norm(self) -> "Vocoder":
+        """Fold weight normalisation into plain weights (faster inference); idempotent."""
+        self.net.remove_weight_norm()
+        return self
+
+    def load_assets(self, folder: Path) -> None:
+        """Called by :func:`multigan.load` after the weights: a loaded vocoder is for inference, fold weight norm."""
+        self.remove_weight_norm()
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False):  # type: ignore[override]
+        """Load weights, weight-normed or folded (a folded state dict folds this model first)."""
+        if ("net.conv_pre.weight" in state_dict
+                and "net.conv_pre.parametrizations.weight.original0" not in state_dict):
+            self.net.remove_weight_norm()
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+def vocode_file(run: Union[str, Path], in_wav: Union[str, Path], out_wav: Union[str, Path],
+                device: str = "cpu") -> Path:
+    """Load the vocoder exported in ``run`` (run or export folder) and re-synthesise ``in_wav`` into ``out_wav``."""
+    from ..generator import load
+
+    voc = load(run, device=device)
+    if not isinstance(voc, Vocoder):
+        raise MultiganError(f"{run} holds a {type(voc).__name__}, not a vocoder: `multigan vocode` needs a run of "
+                            "recipes/ljspeech_hifigan.py")
+    return voc.vocode_file(in_wav, out_wav)
+
+
+def _cmd_vocode(args: argparse.Namespace) -> None:
+    out = vocode_file(args.run, args.input, args.out, device=args.device)
+    print(f"wrote {out}")
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``vocode RUN_DIR in.wav -o out.wav`` to a ``multigan`` sub-command parser; returns it."""
+    p = subparsers.add_parser("vocode", help="re-synthesise a wav file with a trained vocoder")
+    p.add_argument("run", help="run directory (or its export folder) of a trained vocoder")
+    p.add_argument("input", help="audio file to re-synthesise (any sample rate; resampled to the vocoder's)")
+    p.add_argument("-o", "--out", required=True, help="output WAV file (16-bit PCM at the vocoder's rate)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.set_defaults(func=_cmd_vocode)
+    return p

@@ -1,0 +1,289 @@
+"""Objective vocoder metrics and the validation callback of the vocoder recipe.
+
+Metrics on full-length held-out clips (each a mean over clips):
+
+* ``mel_l1`` -- mean |log-mel(vocoded) - log-mel(real)| with the loss's full-band mel (fmax = Nyquist),
+  the "mel-spectrogram error" HiFi-GAN reports and selects checkpoints by;
+* ``mel_l1_8k`` -- the same with the input mel (0-8 kHz), the band that Griffin-Lim is given;
+* ``mrstft`` -- :func:`~multigan.audio.hifigan.multi_resolution_stft_distance` (spectral convergence +
+  log-magnitude L1 at three resolutions);
+* ``pesq`` -- wideband PESQ (ITU-T P.862.2, the ``pesq`` package) at 16 kHz after resampling both signals.
+
+:class:`GriffinLimBaseline` inverts the same input mels with NNLS (mel -> linear magnitude) and Griffin-Lim;
+:class:`VocoderValidator` scores it once per validation set (cached in the run directory) and reports every
+metric beside it (``gl_*``) and the gap (``gl_gap_*``, positive when the vocoder is ahead).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .hifigan import MelExtractor, multi_resolution_stft_distance
+from .io import resample, save_wav
+
+__all__ = [
+    "PESQ_RATE",
+    "GriffinLimBaseline",
+    "ValidationClip",
+    "VocoderValidator",
+    "clip_metrics",
+    "mel_l1",
+    "pesq_wb",
+]
+
+log = logging.getLogger("multigan")
+
+#: Wideband PESQ works at 16 kHz.
+PESQ_RATE = 16000
+#: Metrics where lower is better (the gap to Griffin-Lim is then ``gl - vocoder``).
+LOWER_IS_BETTER = ("mel_l1", "mel_l1_8k", "mrstft")
+
+
+def _np(x: Tensor | np.ndarray) -> np.ndarray:
+    return x.detach().cpu().float().numpy() if isinstance(x, Tensor) else np.asarray(x, np.float32)
+
+
+def pesq_wb(reference: Tensor | np.ndarray, degraded: Tensor | np.ndarray, sample_rate: int) -> float:
+    """Wideband PESQ (MOS-LQO, about 1.0-4.64) of ``degraded`` against ``reference`` (1-D, same rate).
+
+    Both signals are resampled to 16 kHz (soxr HQ) first. Returns NaN when PESQ finds no speech in the
+    reference (e.g. silence). Identical signals score 4.644 (the top of the wideband scale).
+    """
+    from pesq import NoUtterancesError, pesq
+
+    ref, deg = _np(reference).reshape(-1), _np(degraded).reshape(-1)
+    n = min(ref.shape[0], deg.shape[0])
+    ref = resample(np.ascontiguousarray(ref[:n]), int(sample_rate), PESQ_RATE).astype(np.float64)
+    deg = resample(np.ascontiguousarray(deg[:n]), int(sample_rate), PESQ_RATE).astype(np.float64)
+    try:
+        return float(pesq(PESQ_RATE, ref, deg, "wb"))
+    except NoUtterancesError:
+        return math.nan
+
+
+def mel_l1(fake: Tensor, real: Tensor, extractor: MelExtractor) -> Tensor:
+    """Mean absolute difference of the log-mels of two waveforms ``[B, T]`` / ``[T]`` of the same length."""
+    return (extractor(fake) - extractor(real)).abs().mean()
+
+
+@dataclass
+class ValidationClip:
+    """One held-out clip: its name, waveform ``[T]`` (a whole number of hops) and input mel ``[n_mels, frames]``."""
+
+    name: str
+    audio: Tensor
+    mel: Tensor
+
+
+def clip_metrics(fake: Tensor, real: Tensor, loss_mel: MelExtractor, input_mel: MelExtractor,
+                 sample_rate: int, with_pesq: bool = True) -> dict[str, float]:
+    """``mel_l1``, ``mel_l1_8k``, ``mrstft`` (and ``pesq``) of one clip; waveforms ``[T]`` on any device."""
+    real = real.to(fake.device, torch.float32)
+    fake = fake.float()
+    n = min(fake.shape[-1], real.shape[-1])
+    fake, real = fake[..., :n], real[..., :n]
+    out = {
+        "mel_l1": float(mel_l1(fake, real, loss_mel.to(fake.device))),
+        "mel_l1_8k": float(mel_l1(fake, real, input_mel.to(fake.device))),
+        "mrstft": float(multi_resolution_stft_distance(fake, real)),
+    }
+    if with_pesq:
+        out["pesq"] = pesq_wb(real, fake, sample_rate)
+    return out
+
+
+def _mean(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    keys = rows[0].keys()
+    return {k: float(np.nanmean([r[k] for r in rows])) for k in keys}
+
+
+class GriffinLimBaseline:
+    """Waveform from a log-mel by NNLS mel inversion and Griffin-Lim (the classical baseline).
+
+    The mel (``log(mel_basis @ |STFT|)``, reference framing) is turned into a non-negative linear magnitude
+    by non-negative least squares (``librosa.feature.inverse.mel_to_stft``), then ``n_iter`` iterations of
+    fast Griffin-Lim (momentum 0.99, torchaudio) recover a phase. Bins above the mel's ``fmax`` stay empty
+    (the information is not in the mel). The reference framing centres frame ``t`` at ``t*hop + hop/2``,
+    torch's ``center=True`` at ``t*hop``: the result is shifted by ``hop/2`` samples to line up.
+    """
+
+    def __init__(self, mel_cfg: Mapping[str, Any], n_iter: int = 64, seed: int = 0) -> None:
+        self.cfg, self.n_iter, self.seed = dict(mel_cfg), int(n_iter), int(seed)
+
+    def describe(self) -> dict:
+        """What the result depends on (used as the cache key)."""
+        return {"method": "nnls+griffin_lim", "n_iter": self.n_iter, "seed": self.seed, "mel": self.cfg}
+
+    def __call__(self, log_mel: Tensor, length: int) -> Tensor:
+        """Log-mel ``[n_mels, frames]`` to a waveform ``[length]`` (CPU float32)."""
+        import librosa
+        import torchaudio
+
+        c = self.cfg
+        fmax = c["fmax"] if c["fmax"] is not None else c["sample_rate"] / 2
+        mag = librosa.feature.inverse.mel_to_stft(
+            np.exp(_np(log_mel)).astype(np.float64), sr=c["sample_rate"], n_fft=c["n_fft"], power=1.0,
+            fmin=c["fmin"], fmax=fmax, norm="slaney", htk=False)
+        gen = torch.Generator().manual_seed(self.seed)
+        spec = torch.from_numpy(mag).float()
+        angles = torch.exp(2j * math.pi * torch.rand(spec.shape, generator=gen)).to(torch.complex64)
+        window = torch.hann_window(c["win_size"])
+        hop, frames = c["hop_size"], spec.shape[-1]
+        # torch frames (center=True) of a signal of (frames - 1) * hop samples: one per mel frame
+        inner = max(frames - 1, 1) * hop
+        y = _griffin_lim(spec, angles, window, c["n_fft"], hop, c["win_size"], self.n_iter, inner)
+        shift = hop // 2
+        y = torch.nn.functional.pad(y, (shift, max(length - shift - inner, 0)))
+        return y[:length].contiguous()
+
+
+def _griffin_lim(mag: Tensor, angles: Tensor, window: Tensor, n_fft: int, hop: int, win: int, n_iter: int,
+                 length: int, momentum: float = 0.99) -> Tensor:
+    """Fast Griffin-Lim (Perraudin et al. 2013) from a given initial phase (seedable, unlike torchaudio's)."""
+    prev = torch.zeros_like(angles)
+    stft = dict(n_fft=n_fft, hop_length=hop, win_length=win, window=window)
+    for _ in range(n_iter):
+        y = torch.istft(mag * angles, length=length, **stft)
+        rebuilt = torch.stft(y, return_complex=True, pad_mode="reflect", **stft)
+        angles = rebuilt - (momentum / (1 + momentum)) * prev
+        angles = angles / angles.abs().clamp_min(1e-16)
+        prev = rebuilt
+    return torch.istft(mag * angles, length=length, **stft)
+
+
+class VocoderValidator:
+    """Validation callback for :class:`multigan.Trainer`: vocodes full held-out clips and scores them.
+
+    Args:
+        clips: the validation clips (audio at the vocoder's rate, a whole number of hops long).
+        mel_cfg: the vocoder's input mel settings (``fmax`` of the input); the loss mel uses ``loss_fmax``.
+        loss_fmax: ``fmax`` of the mel used for ``mel_l1`` (``None``: full band, as published).
+        with_pesq: compute wideband PESQ.
+        griffin_lim: the baseline (``None``: no baseline); its scores are cached in
+            ``run_dir/griffin_lim/metrics.json`` with a key of the clips and settings.
+        log_clips: how many clips to log to TensorBoard as audio and mel images.
+    """
+
+    def __init__(self, clips: Sequence[ValidationClip], mel_cfg: Mapping[str, Any], loss_fmax: Optional[float] = None,
+                 with_pesq: bool = True, griffin_lim: Optional[GriffinLimBaseline] = None, log_clips: int = 1) -> None:
+        if not clips:
+            raise ValueError("VocoderValidator needs at least one validation clip")
+        self.clips, self.with_pesq, self.gl, self.log_clips = list(clips), with_pesq, griffin_lim, int(log_clips)
+        self.mel_cfg = dict(mel_cfg)
+        self.input_mel = MelExtractor(**self.mel_cfg)
+        self.loss_mel = MelExtractor(**{**self.mel_cfg, "fmax": loss_fmax})
+        self._baseline: Optional[dict[str, float]] = None
+        self._references_logged = False
+
+    # --- the baseline -----------------------------------------------------------------------------------------
+
+    def _cache_key(self) -> str:
+        digest = hashlib.sha256()
+        for c in self.clips:
+            digest.update(c.name.encode())
+            digest.update(c.audio.numpy().tobytes())
+        extra = {"gl": self.gl.describe() if self.gl else None, "pesq": self.with_pesq,
+                 "loss_fmax": self.loss_mel.fmax}
+        digest.update(json.dumps(extra, sort_keys=True).encode())
+        return digest.hexdigest()[:16]
+
+    def baseline(self, run_dir: Optional[Path] = None) -> dict[str, float]:
+        """Griffin-Lim's mean metrics on the clips, computed once (cached in ``run_dir/griffin_lim``)."""
+        if self._baseline is not None or self.gl is None:
+            return self._baseline or {}
+        key = self._cache_key()
+        cache = Path(run_dir) / "griffin_lim" / "metrics.json" if run_dir is not None else None
+        if cache is not None and cache.is_file():
+            saved = json.loads(cache.read_text())
+            if saved.get("key") == key:
+                self._baseline = saved["mean"]
+                return self._baseline
+        rows, per_clip = [], {}
+        for clip in self.clips:
+            wav = self.gl(clip.mel, clip.audio.shape[-1])
+            row = clip_metrics(wav, clip.audio, self.loss_mel, self.input_mel, self.mel_cfg["sample_rate"],
+                               self.with_pesq)
+            rows.append(row)
+            per_clip[clip.name] = row
+            if cache is not None:
+                save_wav(cache.parent / f"{Path(clip.name).stem}.wav", wav, self.mel_cfg["sample_rate"])
+        self._baseline = _mean(rows)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps({"key": key, "method": self.gl.describe(), "mean": self._baseline,
+                                         "clips": per_clip}, indent=2))
+        log.info("Griffin-Lim baseline on %d validation clips: %s", len(self.clips),
+                 ", ".join(f"{k} {v:.4g}" for k, v in self._baseline.items()))
+        return self._baseline
+
+    # --- scoring ------------------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def evaluate(self, vocode: Callable[[Tensor], Tensor], device: torch.device | str = "cpu",
+                 run_dir: Optional[Path] = None) -> tuple[dict[str, float], list[Tensor]]:
+        """Metrics of ``vocode`` (mel ``[1, n_mels, frames]`` -> ``[1, T]``) with the baseline; and the waveforms."""
+        rows, wavs = [], []
+        for clip in self.clips:
+            wav = vocode(clip.mel[None].to(device)).reshape(-1).float()
+            rows.append(clip_metrics(wav, clip.audio, self.loss_mel, self.input_mel,
+                                     self.mel_cfg["sample_rate"], self.with_pesq))
+            wavs.append(wav.cpu())
+        metrics = _mean(rows)
+        base = self.baseline(run_dir)
+        for k, v in base.items():
+            metrics[f"gl_{k}"] = v
+            metrics[f"gl_gap_{k}"] = (v - metrics[k]) if k in LOWER_IS_BETTER else (metrics[k] - v)
+        return metrics, wavs
+
+    def __call__(self, ctx: Any) -> dict[str, float]:
+        """The :class:`multigan.ValidationContext` callback: score ``ctx.generator`` and log to TensorBoard."""
+        gen = ctx.generator
+        metrics, wavs = self.evaluate(lambda mel: gen(None, mel), ctx.device, ctx.run_dir)
+        if ctx.writer is not None:
+            self._log(ctx.writer, ctx.step, wavs, ctx.run_dir)
+        return metrics
+
+    def _log(self, writer: Any, step: int, wavs: Sequence[Tensor], run_dir: Optional[Path]) -> None:
+        sr = self.mel_cfg["sample_rate"]
+        self.input_mel.cpu()
+        for i, (clip, wav) in enumerate(zip(self.clips[: self.log_clips], wavs)):
+            name = Path(clip.name).stem
+            writer.add_audio(f"vocoded/{name}", wav.clamp(-1, 1)[None], step, sample_rate=sr)
+            writer.add_figure(f"mel/{name}", _mel_figure(self.input_mel(clip.audio)[0], self.input_mel(wav)[0],
+                                                         name, step), step)
+            if not self._references_logged:
+                writer.add_audio(f"real/{name}", clip.audio[None], 0, sample_rate=sr)
+                gl_file = Path(run_dir) / "griffin_lim" / f"{name}.wav" if run_dir is not None else None
+                if gl_file is not None and gl_file.is_file():
+                    import soundfile as sf
+
+                    gl_wav, _ = sf.read(str(gl_file), dtype="float32")
+                    writer.add_audio(f"griffin_lim/{name}", torch.from_numpy(gl_wav)[None], 0, sample_rate=sr)
+        self._references_logged = True
+
+
+def _mel_figure(real: Tensor, fake: Tensor, name: str, step: int):
+    """A two-panel figure: the real clip's input mel above the vocoded clip's."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 1, figsize=(8, 4.5), sharex=True)
+    lo, hi = float(real.min()), float(real.max())
+    for ax, spec, title in ((axes[0], real, f"{name}: real"), (axes[1], fake, f"vocoded, step {step}")):
+        ax.imshow(spec.cpu().numpy(), origin="lower", aspect="auto", vmin=lo, vmax=hi, cmap="magma")
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel("mel bin")
+    axes[1].set_xlabel("frame")
+    fig.tight_layout()
+    return fig
