@@ -278,3 +278,8 @@ def test_recipe_end_to_end_and_resume(lj_dir: Path, tmp_path: Path) -> None:
     state = json.loads(sorted((out / "checkpoints").glob("step-*"))[-1].joinpath("state.json").read_text())
     assert state["sched_g"]["last_epoch"] == 5
     assert state["sched_g"]["_last_lr"][0] == pytest.approx(2e-4 * 0.999 ** (5 // 3))
+    # fine-tuning: the weights of that run, fresh optimizers and schedule, a new run directory
+    summary = recipe.main(["--data", str(lj_dir), "--out", str(tmp_path / "ft"), "--max-steps", "1",
+                           "--init-from", str(out), *tiny, "train.val_every=1"])
+    state = json.loads(sorted((tmp_path / "ft" / "checkpoints").glob("step-*"))[-1].joinpath("state.json").read_text())
+    assert summary["steps"] == 1 and state["sched_g"]["last_epoch"] == 1

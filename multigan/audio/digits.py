@@ -125,6 +125,7 @@ class DigitClassifierConfig:
     noise_prob: float = 0.5
     snr_db: tuple[float, float] = (5.0, 40.0)  # additive white noise, relative to the clip's power
     eq_db: float = 4.0  # std of a random smooth spectral tilt/EQ (3 cosine terms), in dB
+    mel_warp: float = 0.0  # mel-axis stretch by a factor in [1 - w, 1 + w] (formant shift without tempo change)
     freq_masks: int = 2
     freq_mask_width: int = 6
     time_masks: int = 2
@@ -348,6 +349,19 @@ class _Augmenter:
             batch = batch + std[:, None] * torch.randn(batch.shape, generator=self.gen)
         return batch
 
+    def warp(self, logmel: torch.Tensor) -> torch.Tensor:
+        """Stretch the mel axis of log-mels ``[N, bins, frames]`` by a random factor per clip."""
+        if self.cfg.mel_warp <= 0:
+            return logmel
+        n, bins, frames = logmel.shape
+        factor = self._uniform(1.0 - self.cfg.mel_warp, 1.0 + self.cfg.mel_warp, n)
+        src = (torch.arange(bins, dtype=torch.float32)[None] / factor[:, None]).clamp(max=bins - 1)
+        low = src.floor().long()
+        high = (low + 1).clamp(max=bins - 1)
+        frac = (src - low)[..., None]
+        pick = lambda index: logmel.gather(1, index[..., None].expand(-1, -1, frames))  # noqa: E731
+        return pick(low) * (1.0 - frac) + pick(high) * frac
+
     def spec_augment(self, feats: torch.Tensor) -> torch.Tensor:
         """SpecAugment: zero (= train mean) random frequency and time bands of normalised log-mels."""
         cfg = self.cfg
@@ -405,7 +419,8 @@ def train_classifier(
                 if idx.numel() < 2:  # BatchNorm needs 2 items
                     continue
                 with torch.no_grad():
-                    feats = augment.spec_augment(model.normalize(model.log_mel(augment([clips.wavs[i] for i in idx]))))
+                    mel = augment.warp(model.log_mel(augment([clips.wavs[i] for i in idx])))
+                    feats = augment.spec_augment(model.normalize(mel))
                 labels = clips.labels[idx]
                 logits, _ = model.classify_features(feats)
                 loss = F.cross_entropy(logits, labels)
@@ -712,12 +727,6 @@ def evaluate_samples(
     return out
 
 
-def _draw(wavs: torch.Tensor, n: int, rng: np.random.Generator) -> torch.Tensor:
-    """``n`` rows of ``wavs``: without replacement when there are enough, else with replacement."""
-    idx = rng.choice(wavs.shape[0], size=n, replace=n > wavs.shape[0])
-    return wavs[torch.as_tensor(idx)]
-
-
 def real_anchors(
     classifier: DigitClassifier,
     data_dir: PathLike,
@@ -730,10 +739,15 @@ def real_anchors(
 ) -> dict[str, float]:
     """What real and trivial audio score at ``n`` samples: the yardsticks for a generator's numbers.
 
-    ``real_train_*``: ``n`` train clips; ``real_test_*``: ``n`` test clips (unseen takes; drawn with
-    replacement beyond the 500 available); ``noise_*``: ``n`` clips of white noise (std 0.1). Each gives
-    IS (mean and std over chunks); test and noise also give FID and D_self/D_train against the train
-    split. Cached as JSON under the cache dir per classifier weights, data, ``n``, ``splits`` and ``seed``.
+    * ``real_train_is`` (+ ``_std``): ``n`` train clips; ``real_train_d_self``: their D_self, the
+      diversity of real data at this N (omitted when ``n`` exceeds the train split).
+    * ``real_test_is``, ``real_test_fid``: ``n`` test clips (unseen takes, drawn with replacement beyond
+      the 250 available); ``real_test_d_train``: D_train of unseen real clips (distinct clips only);
+      ``real_test_d_self`` only when ``n`` fits in the test split.
+    * ``noise_*``: ``n`` clips of white noise (std 0.1): IS, FID, D_self, D_train.
+
+    Draws are seeded; the result is cached as JSON under ``cache_dir/anchors`` per classifier weights,
+    data, ``n``, ``splits`` and ``seed``.
     """
     if n < 2:
         raise ValueError(f"real_anchors: n must be >= 2, got {n}")
@@ -751,15 +765,23 @@ def real_anchors(
     if reference is None:
         reference = DigitReference.from_wavs(classifier, train)
     rng = np.random.default_rng(seed)
-    noise = 0.1 * torch.randn(n, cfg.canvas, generator=torch.Generator().manual_seed(seed))
     out: dict[str, float] = {"n": n, "splits": splits}
-    for name, wavs in (("real_train", _draw(train, n, rng)), ("real_test", _draw(test, n, rng)), ("noise", noise)):
-        metrics = evaluate_samples(classifier, wavs, reference=reference, splits=splits)
-        out[f"{name}_is"] = metrics["inception_score"]
-        out[f"{name}_is_std"] = metrics["inception_score_std"]
-        if name != "real_train":  # train clips are in the reference itself: FID/D_train would be trivially small
-            out.update({f"{name}_fid": metrics["fid"], f"{name}_d_self": metrics["d_self"],
-                        f"{name}_d_train": metrics["d_train"]})
+    for name, pool in (("real_train", train), ("real_test", test)):
+        replace = n > pool.shape[0]
+        idx = torch.as_tensor(rng.choice(pool.shape[0], size=n, replace=replace))
+        analysis = classifier.analyse(pool[idx])
+        out[f"{name}_is"], out[f"{name}_is_std"] = inception_score(analysis.probs, min(splits, n), shuffle_seed=0)
+        if not replace:
+            out[f"{name}_d_self"] = nearest_neighbour_distances(analysis.logmels)["d_self"]
+        if name == "real_test":  # train clips are in the reference itself: their FID/D_train mean nothing
+            out[f"{name}_fid"] = frechet_distance(*gaussian_stats(analysis.embeddings), reference.mu, reference.sigma)
+            distinct = torch.as_tensor(np.unique(idx.numpy(), return_index=True)[1])
+            nn_test = nearest_neighbour_distances(analysis.logmels[distinct], reference.logmels)
+            out[f"{name}_d_train"] = nn_test["d_train"]
+    noise = 0.1 * torch.randn(n, cfg.canvas, generator=torch.Generator().manual_seed(seed))
+    metrics = evaluate_samples(classifier, noise, reference=reference, splits=splits)
+    out.update(noise_is=metrics["inception_score"], noise_is_std=metrics["inception_score_std"],
+               noise_fid=metrics["fid"], noise_d_self=metrics["d_self"], noise_d_train=metrics["d_train"])
     _write_atomic(path, lambda p: p.write_text(json.dumps(out, indent=2)))
     return out
 
@@ -814,7 +836,9 @@ def _digit_of(name: str) -> int | None:
     return int(head) if "_" in name and len(head) == 1 and head.isdigit() else None
 
 
-def load_sample_folder(samples_dir: PathLike, sample_rate: int = 8000) -> tuple[torch.Tensor, list[str], list[int] | None]:
+def load_sample_folder(
+    samples_dir: PathLike, sample_rate: int = 8000
+) -> tuple[torch.Tensor, list[str], list[int] | None]:
     """Every ``*.wav`` directly in ``samples_dir`` (sorted), resampled, as ``[N, T_max]`` end-padded.
 
     Returns ``(wavs, names, labels)``; labels come from names ``{digit}_...`` and are None unless every
