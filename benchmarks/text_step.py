@@ -54,7 +54,7 @@ def main(argv=None) -> dict:
     p.add_argument("--preset", default="gpu")
     p.add_argument("--steps", type=int, default=3, help="timed steps (after one warm-up step)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--out", default=str(REPO / "benchmarks/results/text_step.json"))
+    p.add_argument("--out", help="JSON result (default benchmarks/results/text_step[_PRESET].json)")
     args = p.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -72,27 +72,27 @@ def main(argv=None) -> dict:
     gen.set_inverse_temperature(10.0)
 
     trainer.train_step()  # warm-up
-    times = []
+    times, cpu_times = [], []
     for _ in range(args.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         trainer.train_step()
-        times.append(time.perf_counter() - t0)
-    cpu0 = time.process_time()
-    trainer.train_step()
-    cpu_one = time.process_time() - cpu0
-    median = statistics.median(times)
+        times.append(round(time.perf_counter() - t0, 3))
+        cpu_times.append(round(time.process_time() - c0, 3))
+    median, cpu_median = statistics.median(times), statistics.median(cpu_times)
     result = {
         "preset": args.preset, "batch_size": cfg.train.batch_size, "n_critic": cfg.train.n_critic,
         "vocab_size": tok.vocab_size, "seq_len": tok.seq_len,
         "generator_params": sum(p.numel() for p in gen.parameters()),
         "discriminator_params": sum(p.numel() for p in disc.parameters()),
         "threads": args.threads, "step_seconds": times, "median_step_seconds": round(median, 3),
-        "cpu_seconds_one_step": round(cpu_one, 3),
-        "reference_cpu_seconds": REFERENCE_SECONDS, "speedup_vs_reference": round(REFERENCE_SECONDS / median, 1),
+        "step_cpu_seconds": cpu_times, "median_step_cpu_seconds": round(cpu_median, 3),
+        "reference_cpu_seconds": REFERENCE_SECONDS,
+        "speedup_vs_reference_cpu_seconds": round(REFERENCE_SECONDS / cpu_median, 1),
         "load_average": os.getloadavg(), "machine": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(), "torch": torch.__version__,
     }
-    out = Path(args.out)
+    suffix = "" if args.preset == "gpu" else f"_{args.preset}"
+    out = Path(args.out) if args.out else REPO / f"benchmarks/results/text_step{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -145,7 +145,8 @@ _ADV = {"loss": "rpgan", "batch_size": 64, "n_critic": 5, "g_lr": 1e-4, "d_lr": 
         "ema_decay": 0.0, "early_stop_metric": "score", "early_stop_mode": "max"}
 
 PRESETS = {
-    # ~25 min on 2 busy cores: a small relational memory, a narrow CNN D
+    # a small relational memory and a narrow CNN D, one thread (OpenMP threads spin on a shared machine);
+    # early stopping after 3 validations without a better score
     "cpu": {
         "generator": {"arch": "relgan", "embed_dim": 32, "mem_slots": 1, "num_heads": 2, "head_size": 64},
         "discriminator": {"arch": "cnn", "embed_dim": 64, "num_rep": 64, "num_filters": [64, 64, 64, 64]},
@@ -153,7 +154,7 @@ PRESETS = {
         "temperature": {"maximum": 100.0, "schedule": "exp"},
         "eval": {"samples": 1000},
         "train": {**_ADV, "max_steps": 400, "n_critic": 3, "g_lr": 1e-4, "d_lr": 1e-4, "val_every": 50,
-                  "ckpt_every": 50, "patience": 0, "log_every": 10, "device": "cpu", "cpu_threads": 1},
+                  "ckpt_every": 50, "patience": 3, "log_every": 10, "device": "cpu", "cpu_threads": 1},
     },
     # the published RelGAN COCO setup
     "gpu": {
