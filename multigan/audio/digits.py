@@ -912,15 +912,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m multigan.audio.digits eval-digits ...`` (same as ``multigan eval-digits``)."""
-    parser = argparse.ArgumentParser(prog="multigan")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        args.func(args)
-    except MultiganError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    from ..cli import main as cli_main
+
+    return cli_main(list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":
