@@ -42,7 +42,7 @@ TEST_TAKES = (0, 3)  # 100 test clips
 # light augmentation so that 10 short epochs learn: about 1 CPU second of training
 TINY = DigitClassifierConfig(channels=(8, 16, 32), embed_dim=16, epochs=10, batch_size=20, lr=5e-3,
                              speed=(0.95, 1.05), gain_db=(0.0, 0.0), shift_prob=0.0, noise_prob=0.0, eq_db=0.0,
-                             freq_masks=0, time_masks=0)
+                             time_stretch=(1.0, 1.0), freq_masks=0, time_masks=0)
 
 
 # ----------------------------------------------------------------------------------------- fixtures

@@ -126,6 +126,7 @@ class DigitClassifierConfig:
     snr_db: tuple[float, float] = (5.0, 40.0)  # additive white noise, relative to the clip's power
     eq_db: float = 4.0  # std of a random smooth spectral tilt/EQ (3 cosine terms), in dB
     mel_warp: float = 0.0  # mel-axis stretch by a factor in [1 - w, 1 + w] (formant shift without tempo change)
+    time_stretch: tuple[float, float] = (0.7, 1.6)  # log-mel time-axis stretch (tempo without pitch), log-uniform
     freq_masks: int = 2
     freq_mask_width: int = 6
     time_masks: int = 2
@@ -350,7 +351,29 @@ class _Augmenter:
         return batch
 
     def warp(self, logmel: torch.Tensor) -> torch.Tensor:
-        """Stretch the mel axis of log-mels ``[N, bins, frames]`` by a random factor per clip."""
+        """Random time stretch and mel-axis warp of log-mels ``[N, bins, frames]``, per clip."""
+        return self._warp_mel(self._stretch(logmel))
+
+    def _stretch(self, logmel: torch.Tensor) -> torch.Tensor:
+        """Stretch the time axis (speaking rate without pitch change); the end is cut or edge-padded."""
+        low, high = self.cfg.time_stretch
+        if low == high == 1.0:
+            return logmel
+        n, _, frames = logmel.shape
+        factors = torch.exp(self._uniform(math.log(low), math.log(high), n))
+        out = torch.empty_like(logmel)
+        for i in range(n):
+            size = max(2, round(frames * float(factors[i])))
+            stretched = F.interpolate(logmel[i:i + 1], size=size, mode="linear", align_corners=False)[0]
+            if size >= frames:
+                out[i] = stretched[:, :frames]
+            else:
+                out[i, :, :size] = stretched
+                out[i, :, size:] = stretched[:, -1:]
+        return out
+
+    def _warp_mel(self, logmel: torch.Tensor) -> torch.Tensor:
+        """Stretch the mel axis by a random factor in ``[1 - mel_warp, 1 + mel_warp]``."""
         if self.cfg.mel_warp <= 0:
             return logmel
         n, bins, frames = logmel.shape

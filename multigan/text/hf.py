@@ -77,7 +77,8 @@ class GPT2Generator(TextGenerator):
             from safetensors.torch import load_file
 
             state = load_file(str(weights))
-            state = {k if k.startswith(("transformer.", "lm_head.")) else f"transformer.{k}": v for k, v in state.items()}
+            state = {k if k.startswith(("transformer.", "lm_head.")) else f"transformer.{k}": v
+                     for k, v in state.items()}
             wte = state.get("transformer.wte.weight")
             if wte is not None and wte.shape[0] != vocab_size:
                 raise MultiganError(f"{weights}: vocabulary of {wte.shape[0]} tokens, the tokenizer has {vocab_size}; "

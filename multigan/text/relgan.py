@@ -67,8 +67,12 @@ class RelationalMemory(nn.Module):
             memory = self.norm2(memory + h)
         return memory
 
-    def step(self, projected: torch.Tensor, input_gates: torch.Tensor, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step from :meth:`project_inputs` outputs ``[B, D]``/``[B, 2D]``; returns (output ``[B, S*D]``, memory)."""
+    def step(self, projected: torch.Tensor, input_gates: torch.Tensor,
+             memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step from :meth:`project_inputs` outputs (``[B, D]``, ``[B, 2D]``).
+
+        Returns the output ``[B, S*D]`` (the flattened memory) and the new memory.
+        """
         x = projected.unsqueeze(1)
         attended = self._attend(torch.cat([memory, x], dim=1))[:, :-1]
         gates = self.memory_gate(torch.tanh(memory)) + input_gates.unsqueeze(1)
