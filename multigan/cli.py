@@ -2,6 +2,7 @@
 
     multigan info RUN_DIR                                   what a run exported (class, step, best metric)
     multigan generate RUN_DIR -n 50 --seed 0 --out DIR      samples from the exported generator
+             [--vocoder VOCODER_RUN]                    (a SpecGAN inverted by a trained vocoder)
     multigan eval-digits --data FSDD_DIR --samples DIR      digit-classifier metrics of a folder of WAVs
     multigan vocode RUN_DIR in.wav -o out.wav               re-synthesise a file with a trained vocoder
     multigan eval-text RUN_DIR --references FILE            BLEU / self-BLEU at several temperatures
@@ -33,6 +34,11 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     writer = getattr(g, "write_samples", None)
     if not callable(writer):
         raise MultiganError(f"{type(g).__name__} does not support `multigan generate` (no write_samples method)")
+    if args.vocoder:
+        use_vocoder = getattr(g, "use_vocoder", None)
+        if not callable(use_vocoder):
+            raise MultiganError(f"--vocoder: a {type(g).__name__} cannot use a vocoder (only a log-mel SpecGAN can)")
+        use_vocoder(load(args.vocoder, device=args.device))
     options = {k: v for k, v in (("digit", args.digit), ("temperature", args.temperature)) if v is not None}
     paths = writer(args.n, Path(args.out), seed=args.seed, **options)
     for path in paths if isinstance(paths, list) else [paths]:
@@ -55,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="output file or folder (depends on the modality)")
     gen.add_argument("--digit", type=int, help="condition (class label) for conditional audio models")
     gen.add_argument("--temperature", type=float, help="sampling temperature for text models")
+    gen.add_argument("--vocoder", help="run directory of a trained vocoder to invert spectrograms with "
+                     "(instead of Griffin-Lim; it must have been trained on the SpecGAN's mel features)")
     gen.add_argument("--device", default="cpu")
     gen.set_defaults(func=_cmd_generate)
 

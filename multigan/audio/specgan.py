@@ -57,7 +57,7 @@ class SpecGANGenerator(AudioGenerator):
         self.ups = nn.ModuleList(nn.ConvTranspose2d(a, b, 4, 2, padding=1)
                                  for a, b in zip(self.chans[:-1], self.chans[1:]))
         self.normalizer = SpecNormalizer(size)
-        self._vocoder: nn.Module | None = None
+        self.__dict__["_vocoder"] = None  # not a sub-module: a vocoder is never part of a SpecGAN export
 
     # --- features: the same definition for training data and for inversion ------------------------------
 
@@ -88,18 +88,68 @@ class SpecGANGenerator(AudioGenerator):
             h = torch.tanh(h) if i == len(self.ups) - 1 else F.relu(h)
         return h
 
+    def vocoder_mel_settings(self) -> dict:
+        """The mel front end a neural vocoder must have been trained with to invert this SpecGAN.
+
+        These are :class:`~multigan.audio.vocoder.Vocoder` ``mel`` settings (recipe overrides ``mel.KEY=VALUE``):
+        the same rate, FFT, hop, Hann window of ``n_fft`` samples and ``size`` Slaney mels over the full band.
+        """
+        return {"sample_rate": self.sample_rate, "n_fft": self.n_fft, "hop_size": self.hop, "win_size": self.n_fft,
+                "n_mels": self.size, "fmin": 0.0, "fmax": None}
+
     def use_vocoder(self, vocoder: nn.Module | None) -> None:
-        """Invert with a neural vocoder (called on log-mels ``[B, n_mels, frames]``) instead of Griffin-Lim."""
-        if vocoder is not None and self.feature != "mel":
-            raise MultiganError("a neural vocoder needs a log-mel SpecGAN (feature=mel)")
-        self._vocoder = vocoder
+        """Invert with a trained :class:`~multigan.audio.vocoder.Vocoder` instead of Griffin-Lim (None: back to
+        Griffin-Lim).
+
+        The vocoder must have been trained on this SpecGAN's features (:meth:`vocoder_mel_settings`); anything
+        else raises a :class:`MultiganError` that lists the differences. The vocoder is not part of this
+        model's weights (an export stays a plain SpecGAN) and keeps its own device.
+        """
+        if vocoder is None:
+            self.__dict__["_vocoder"] = None
+            return
+        if self.feature != "mel":
+            raise MultiganError("a neural vocoder needs a log-mel SpecGAN (feature=mel); this one is linear")
+        mel = getattr(vocoder, "config", {}).get("mel") if isinstance(getattr(vocoder, "config", None), dict) else None
+        if mel is None:
+            raise MultiganError(f"use_vocoder: expected a multigan Vocoder (multigan.load of a vocoder run), got "
+                                f"{type(vocoder).__name__}")
+        want = self.vocoder_mel_settings()
+        nyquist = self.sample_rate / 2
+
+        def same(key: str) -> bool:
+            a, b = mel.get(key), want[key]
+            if key == "fmax":
+                return (a is None or float(a) == nyquist)
+            return a is not None and float(a) == float(b)
+
+        diffs = [f"{k}={mel.get(k)} (needs {want[k] if k != 'fmax' else f'null or {nyquist:g}'})"
+                 for k in want if not same(k)]
+        if diffs:
+            fix = " ".join(f"mel.{k}={'null' if v is None else v}" for k, v in want.items())
+            raise MultiganError("this vocoder was trained on other mel features than this SpecGAN produces: "
+                                + ", ".join(diffs) + f". Train one on the same audio with: python "
+                                f"recipes/ljspeech_hifigan.py --data WAV_DIR {fix} (and generator.upsample_rates "
+                                f"multiplying to {self.hop})")
+        self.__dict__["_vocoder"] = vocoder
+
+    def _vocode(self, logmel: torch.Tensor) -> torch.Tensor:
+        """Log-mels ``[B, size, size]`` (SpecGAN framing) to waveforms ``[B, length]`` with the vocoder.
+
+        SpecGAN frames are centred (frame ``t`` at sample ``t * hop``), the vocoder's at ``t * hop + hop / 2``:
+        the output is read from half a hop on to line the two up.
+        """
+        voc = self._vocoder
+        p = next(voc.parameters())
+        wav = voc(None, logmel.to(device=p.device, dtype=p.dtype)).float().to(logmel.device)
+        start = self.hop // 2
+        return wav.reshape(wav.shape[0], -1)[:, start:start + self.length]
 
     def to_audio(self, output: torch.Tensor) -> torch.Tensor:
         """Denormalise and invert generated images to waveforms ``[B, length]``."""
         logspec = self.normalizer.denormalize(output.float().squeeze(1))
         if self._vocoder is not None:
-            wav = self._vocoder(logspec)
-            return wav.reshape(wav.shape[0], -1)[:, : self.length]
+            return self._vocode(logspec)
         if self.feature == "mel":
             mel_to_lin = torchaudio.transforms.InverseMelScale(
                 self.n_fft // 2 + 1, self.size, self.sample_rate, norm="slaney", mel_scale="slaney"
