@@ -31,7 +31,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 import multigan  # noqa: E402
 from multigan.audio.hifigan import HIFIGAN_CONFIGS, HiFiGANDiscriminator  # noqa: E402

@@ -55,13 +55,15 @@ def _np(x: Tensor | np.ndarray) -> np.ndarray:
 def pesq_wb(reference: Tensor | np.ndarray, degraded: Tensor | np.ndarray, sample_rate: int) -> float:
     """Wideband PESQ (MOS-LQO, about 1.0-4.64) of ``degraded`` against ``reference`` (1-D, same rate).
 
-    Both signals are resampled to 16 kHz (soxr HQ) first. Returns NaN when PESQ finds no speech in the
-    reference (e.g. silence). Identical signals score 4.644 (the top of the wideband scale).
+    Both signals are resampled to 16 kHz (soxr HQ) first. Returns NaN when either signal is silent or
+    PESQ finds no speech in the reference. Identical signals score 4.644 (the top of the wideband scale).
     """
     from pesq import NoUtterancesError, pesq
 
     ref, deg = _np(reference).reshape(-1), _np(degraded).reshape(-1)
     n = min(ref.shape[0], deg.shape[0])
+    if not np.any(ref[:n]) or not np.any(deg[:n]):
+        return math.nan  # silence: PESQ is undefined
     ref = resample(np.ascontiguousarray(ref[:n]), int(sample_rate), PESQ_RATE).astype(np.float64)
     deg = resample(np.ascontiguousarray(deg[:n]), int(sample_rate), PESQ_RATE).astype(np.float64)
     try:
@@ -111,7 +113,7 @@ class GriffinLimBaseline:
 
     The mel (``log(mel_basis @ |STFT|)``, reference framing) is turned into a non-negative linear magnitude
     by non-negative least squares (``librosa.feature.inverse.mel_to_stft``), then ``n_iter`` iterations of
-    fast Griffin-Lim (momentum 0.99, torchaudio) recover a phase. Bins above the mel's ``fmax`` stay empty
+    fast Griffin-Lim (momentum 0.99, from a seeded random phase) recover a phase. Bins above the mel's ``fmax`` stay empty
     (the information is not in the mel). The reference framing centres frame ``t`` at ``t*hop + hop/2``,
     torch's ``center=True`` at ``t*hop``: the result is shifted by ``hop/2`` samples to line up.
     """
@@ -126,7 +128,6 @@ class GriffinLimBaseline:
     def __call__(self, log_mel: Tensor, length: int) -> Tensor:
         """Log-mel ``[n_mels, frames]`` to a waveform ``[length]`` (CPU float32)."""
         import librosa
-        import torchaudio
 
         c = self.cfg
         fmax = c["fmax"] if c["fmax"] is not None else c["sample_rate"] / 2
