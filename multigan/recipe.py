@@ -71,11 +71,19 @@ def resolve_config(config_cls: type, preset: dict, yaml_file: str | None, overri
     return C.from_dict(config_cls, data)
 
 
-def prepare_run_dir(out: Path, cfg_data: dict, resume: bool, overwrite: bool) -> dict:
-    """Create or check ``out``; returns the config to use (the saved one, when resuming)."""
+#: What the core trainer and :func:`run_recipe` write into a run directory (``--overwrite`` deletes these).
+RUN_OUTPUTS = ("checkpoints", "logs", "export", "config.yaml", "validation.jsonl", "metrics.json")
+
+
+def prepare_run_dir(out: Path, cfg_data: dict, resume: bool, overwrite: bool, outputs: Sequence[str] = ()) -> dict:
+    """Create or check ``out``; returns the config to use (the saved one, when resuming).
+
+    ``--overwrite`` deletes :data:`RUN_OUTPUTS` and the recipe's own ``outputs`` (files or folders, relative
+    to ``out``); anything else in ``out`` is left alone.
+    """
     saved_file = out / "config.yaml"
     if overwrite and out.exists():
-        for child in ("checkpoints", "logs", "export", "config.yaml", "validation.jsonl", "metrics.json"):
+        for child in (*RUN_OUTPUTS, *outputs):
             target = out / child
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     elif not saved_file.is_file() and list_checkpoints(out / "checkpoints"):
@@ -123,11 +131,13 @@ def run_recipe(config_cls: type, presets: dict[str, dict], train: Callable[[Any,
                description: str, default_out: str, default_preset: str | None = None,
                add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
                apply_arguments: Callable[[argparse.Namespace], list[str]] | None = None,
-               data_key: str | None = None, argv: Sequence[str] | None = None) -> Any:
+               data_key: str | None = None, outputs: Sequence[str] = (),
+               argv: Sequence[str] | None = None) -> Any:
     """Parse the command line, resolve the config, prepare the run directory and call ``train(cfg, run)``.
 
     ``apply_arguments`` turns recipe-specific arguments into extra ``key=value`` overrides; ``data_key`` (e.g.
-    ``"data.path"``) adds a ``--data PATH`` option that sets that key.
+    ``"data.path"``) adds a ``--data PATH`` option that sets that key; ``outputs`` names what the recipe writes
+    into the run directory besides :data:`RUN_OUTPUTS` (``--overwrite`` deletes those too).
     User errors (bad config, data, run directory) print one ``error:`` line and exit with status 2.
     """
     setup_logging()
@@ -152,7 +162,7 @@ def run_recipe(config_cls: type, presets: dict[str, dict], train: Callable[[Any,
             cfg = resolve_config(config_cls, presets[args.preset], args.config, overrides, args.max_steps)
         data = C.to_dict(cfg)
         if _is_main_process():
-            prepare_run_dir(out, data, args.resume, args.overwrite)
+            prepare_run_dir(out, data, args.resume, args.overwrite, outputs)
         return train(cfg, RunArgs(out, args.preset, args.resume, args.init_from, args))
     except MultiganError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -224,9 +224,13 @@ def _log_samples(writer, tag: str, sentences: list[list[str]], step: int, k: int
         writer.add_text(tag, "\n".join(f"    {' '.join(s)}" for s in sentences[:k]), step)
 
 
+#: What this recipe writes into the run directory besides the trainer's outputs (``--overwrite`` deletes them).
+OUTPUTS = ("mle", FILE_NAME, "samples.txt")
+
+
 def _fresh_start(out: Path) -> None:
     """Without --resume, earlier stages in ``out`` (tokenizer, MLE) are not reused."""
-    for name in ("mle", FILE_NAME, "samples.txt"):
+    for name in OUTPUTS:
         target = out / name
         if target.is_dir():
             shutil.rmtree(target)
@@ -382,7 +386,8 @@ def main(argv=None) -> dict:
     """Entry point (also used by tests and benchmarks)."""
     return run_recipe(CocoRelGANConfig, PRESETS, train, description=__doc__.splitlines()[0],
                       default_out="runs/coco_relgan", add_arguments=_add_arguments,
-                      apply_arguments=_apply_arguments, argv=argv)
+                      apply_arguments=_apply_arguments, outputs=OUTPUTS,
+                      argv=argv)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,8 @@ def train(cfg: FSDDWaveGANConfig, run: RunArgs) -> dict:
 def main(argv=None) -> dict:
     """Entry point."""
     return run_recipe(FSDDWaveGANConfig, PRESETS, train, description=__doc__.splitlines()[0],
-                      default_out="runs/fsdd_wavegan", data_key="data.path", argv=argv)
+                      default_out="runs/fsdd_wavegan", data_key="data.path",
+                      outputs=("samples", "final_samples"), argv=argv)
 
 
 if __name__ == "__main__":

@@ -311,7 +311,8 @@ def main(argv=None) -> dict:
     """Entry point (also used by tests)."""
     return run_recipe(HiFiGANRecipeConfig, PRESETS, train, description=__doc__.splitlines()[0],
                       default_out="runs/ljspeech_hifigan", add_arguments=add_arguments,
-                      apply_arguments=apply_arguments, argv=argv)
+                      apply_arguments=apply_arguments,
+                      outputs=("split.json", "griffin_lim", "samples"), argv=argv)
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def train(cfg: ToyRingConfig, run: RunArgs) -> dict:
 def main(argv=None) -> dict:
     """Entry point (also used by tests and the benchmark)."""
     return run_recipe(ToyRingConfig, PRESETS, train, description=__doc__.splitlines()[0],
-                      default_out="runs/toy_ring", argv=argv)
+                      default_out="runs/toy_ring", outputs=("samples.png",), argv=argv)
 
 
 if __name__ == "__main__":

@@ -313,10 +313,13 @@ def test_prepare_run_dir_overwrite_clears(tmp_path):
     (out / "export" / "generator.json").write_text("{}")
     (out / "metrics.json").write_text("{}")
     (out / "notes.txt").write_text("mine")
+    (out / "samples" / "step-5").mkdir(parents=True)
+    (out / "split.json").write_text("{}")
     new = _data(max_steps=10, g_lr=0.5)
-    prepare_run_dir(out, new, resume=False, overwrite=True)
+    prepare_run_dir(out, new, resume=False, overwrite=True, outputs=("samples", "split.json"))
     assert not (out / "checkpoints").exists()
     assert not (out / "export").exists() and not (out / "metrics.json").exists()
+    assert not (out / "samples").exists() and not (out / "split.json").exists()  # the recipe's declared outputs
     assert (out / "notes.txt").read_text() == "mine"  # only the run's own files go
     assert C.load_yaml(out / "config.yaml") == new
 
