@@ -95,6 +95,7 @@ class ObjectiveConfig:
     """Generator loss weights beside train.fm_weight / train.adv_weight, and the LR schedule unit."""
 
     mel_weight: float = 45.0
+    stft_weight: float = 0.0  # > 0: add the multi-resolution STFT distance (Parallel WaveGAN) to G's loss
     lr_decay_per_epoch: bool = True  # set train.lr_decay_every to the steps of one epoch
 
 
@@ -257,7 +258,8 @@ def train(cfg: HiFiGANRecipeConfig, run: RunArgs) -> dict:
         log.warning("limits.minutes is ignored with %d processes", world)
         minutes = 0.0
     trainer = build_trainer(vocoder, disc, cfg.train, train_clips, run.out, segment=cfg.data.segment,
-                            mel_weight=cfg.objective.mel_weight, loss_fmax=cfg.mel.loss_fmax,
+                            mel_weight=cfg.objective.mel_weight, stft_weight=cfg.objective.stft_weight,
+                            loss_fmax=cfg.mel.loss_fmax,
                             repeats=cfg.data.repeats, validate=TimeBudget(validator, cfg.train, minutes, start),
                             meta={"recipe": "ljspeech_hifigan", "preset": run.preset})
     if run.init_from:

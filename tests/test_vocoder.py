@@ -17,7 +17,7 @@ from multigan.audio.hifigan import HiFiGANConfigError, HiFiGANDiscriminator
 from multigan.audio.vocoder import DEFAULT_MEL, Vocoder, register
 from multigan.audio.vocoder_metrics import GriffinLimBaseline, VocoderValidator, pesq_wb
 from multigan.audio.vocoder_train import (MelL1, SegmentDataset, VocoderDataError, build_trainer, load_clips,
-                                          split_clips, validation_clips)
+                                          split_clips, stft_loss, validation_clips)
 from multigan.checkpoint import export_generator
 from multigan.errors import MultiganError
 
@@ -219,6 +219,24 @@ def test_bf16_training_step(lj_dir: Path, tmp_path: Path) -> None:
     trainer = build_trainer(tiny_vocoder(), HiFiGANDiscriminator(**TINY_D), cfg, clips, tmp_path, segment=2048)
     losses = trainer.train_step()
     assert set(losses) == {"d_adv", "g_adv", "g_fm", "g_mel_l1"} and all(np.isfinite(list(losses.values())))
+
+
+def test_optional_multi_resolution_stft_loss(lj_dir: Path, tmp_path: Path) -> None:
+    real = torch.rand(2, 4096) - 0.5
+    fake = (torch.rand(2, 4096) - 0.5).requires_grad_(True)
+    value = stft_loss(fake, {"real": real})
+    value.backward()
+    assert value.item() > 0.5 and fake.grad is not None and fake.grad.abs().sum() > 0
+    assert stft_loss(real, {"real": real}).item() == pytest.approx(0.0, abs=1e-6)
+    clips = load_clips(lj_dir, 22050)[:2]
+    cfg = multigan.TrainConfig(max_steps=1, batch_size=2, ema_decay=0.0, adv_start_step=5, device="cpu",
+                               val_every=0, progress=False)
+    trainer = build_trainer(tiny_vocoder(), HiFiGANDiscriminator(**TINY_D), cfg, clips, tmp_path / "a",
+                            segment=2048, stft_weight=2.5)
+    losses = trainer.train_step()
+    assert set(losses) == {"g_mel_l1", "g_mrstft"} and 2.5 * 0.5 < losses["g_mrstft"] < 2.5 * 10
+    plain = build_trainer(tiny_vocoder(), HiFiGANDiscriminator(**TINY_D), cfg, clips, tmp_path / "b", segment=2048)
+    assert set(plain.train_step()) == {"g_mel_l1"}
 
 
 def test_mel_l1_loss_uses_full_band_and_no_real_graph() -> None:

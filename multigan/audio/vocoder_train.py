@@ -21,13 +21,13 @@ from torch.utils.data import Dataset
 from ..errors import MultiganError
 from ..train_config import TrainConfig
 from ..trainer import ExtraLoss, Trainer, ValidationContext
-from .hifigan import MelExtractor
+from .hifigan import MelExtractor, multi_resolution_stft_distance
 from .io import AudioFileError, load_audio
 from .vocoder import Vocoder
 from .vocoder_metrics import ValidationClip
 
 __all__ = ["Clip", "MelL1", "SegmentDataset", "VocoderDataError", "build_trainer", "load_clips",
-           "split_clips", "validation_clips"]
+           "split_clips", "stft_loss", "validation_clips"]
 
 log = logging.getLogger("multigan")
 PathLike = Union[str, os.PathLike]
@@ -166,16 +166,26 @@ class MelL1(nn.Module):
         return torch.nn.functional.l1_loss(self.mel(fake), real_mel)
 
 
+def stft_loss(fake: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+    """Multi-resolution STFT distance of ``fake`` to ``batch["real"]`` (Parallel WaveGAN's auxiliary loss)."""
+    return multi_resolution_stft_distance(fake, batch["real"])
+
+
 def build_trainer(vocoder: Vocoder, discriminator: nn.Module, cfg: TrainConfig, train_clips: Sequence[Clip],
-                  run_dir: PathLike, *, segment: int = 8192, mel_weight: float = 45.0,
+                  run_dir: PathLike, *, segment: int = 8192, mel_weight: float = 45.0, stft_weight: float = 0.0,
                   loss_fmax: Optional[float] = None, repeats: int = 1,
                   validate: Optional[Callable[[ValidationContext], dict]] = None,
                   meta: Optional[dict] = None) -> Trainer:
-    """A :class:`multigan.Trainer` for ``vocoder`` on random crops of ``train_clips`` with the mel L1 loss."""
+    """A :class:`multigan.Trainer` for ``vocoder`` on random crops of ``train_clips``.
+
+    Extra generator losses: the mel L1 (``mel_weight``, published 45) and, when ``stft_weight > 0``, the
+    multi-resolution STFT distance (:func:`stft_loss`).
+    """
     dataset = SegmentDataset(train_clips, segment, vocoder.config["mel"], repeats)
-    return Trainer(vocoder, discriminator, cfg, dataset, run_dir,
-                   extra_losses=[ExtraLoss("mel_l1", mel_weight, MelL1(vocoder.config["mel"], loss_fmax))],
-                   validate=validate, meta=meta)
+    extra = [ExtraLoss("mel_l1", mel_weight, MelL1(vocoder.config["mel"], loss_fmax))]
+    if stft_weight > 0:
+        extra.append(ExtraLoss("mrstft", stft_weight, stft_loss))
+    return Trainer(vocoder, discriminator, cfg, dataset, run_dir, extra_losses=extra, validate=validate, meta=meta)
 
 
 def steps_per_epoch(n_clips: int, repeats: int, batch_size: int, world_size: int = 1) -> int:
