@@ -110,21 +110,18 @@ class SpecGANGenerator(AudioGenerator):
             return
         if self.feature != "mel":
             raise MultiganError("a neural vocoder needs a log-mel SpecGAN (feature=mel); this one is linear")
-        mel = getattr(vocoder, "config", {}).get("mel") if isinstance(getattr(vocoder, "config", None), dict) else None
+        config = getattr(vocoder, "config", None)
+        mel = config.get("mel") if isinstance(config, dict) else None
         if mel is None:
             raise MultiganError(f"use_vocoder: expected a multigan Vocoder (multigan.load of a vocoder run), got "
                                 f"{type(vocoder).__name__}")
         want = self.vocoder_mel_settings()
         nyquist = self.sample_rate / 2
-
-        def same(key: str) -> bool:
-            a, b = mel.get(key), want[key]
-            if key == "fmax":
-                return (a is None or float(a) == nyquist)
-            return a is not None and float(a) == float(b)
-
+        have = {k: mel.get(k) for k in want}
+        if have["fmax"] == nyquist:  # the full band, spelt out
+            have["fmax"] = None
         diffs = [f"{k}={mel.get(k)} (needs {want[k] if k != 'fmax' else f'null or {nyquist:g}'})"
-                 for k in want if not same(k)]
+                 for k in want if have[k] != want[k]]
         if diffs:
             fix = " ".join(f"mel.{k}={'null' if v is None else v}" for k, v in want.items())
             raise MultiganError("this vocoder was trained on other mel features than this SpecGAN produces: "
