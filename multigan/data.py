@@ -14,15 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-
-def _mix(*values: int) -> int:
-    """A deterministic 63-bit seed from integers (splitmix-style)."""
-    x = 0x9E3779B97F4A7C15
-    for v in values:
-        x = (x ^ (v + 0x9E3779B97F4A7C15 + (x << 6) + (x >> 2))) & 0xFFFFFFFFFFFFFFFF
-        x = (x * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-        x ^= x >> 31
-    return x & 0x7FFFFFFFFFFFFFFF
+from .rng import mix_seed as _mix
 
 
 class _SeededFetch(Dataset):

@@ -26,7 +26,8 @@ from .checkpoint import list_checkpoints
 from .errors import MultiganError
 
 log = logging.getLogger("multigan")
-RESUMABLE_CHANGES = {"train.max_steps", "train.progress", "train.num_workers", "train.log_every"}
+RESUMABLE_CHANGES = {"train.max_steps", "train.max_minutes", "train.progress", "train.num_workers",
+                     "train.log_every"}
 
 
 class RunDirError(MultiganError):

@@ -4,8 +4,10 @@ R1/R2/WGAN-GP differentiate the discriminator's logits with respect to its *inpu
 (``flatten(1)``), so the same code serves waveforms ``(B, T)``/``(B, 1, T)``, spectrograms
 ``(B, 1, F, T)`` and token embeddings ``(B, L, H)``.
 
-Under fp16 mixed precision the logits are multiplied by the GradScaler's scale before differentiation and
-the gradients divided by it afterwards (``grad_scale``), so small gradients do not underflow.
+Under fp16 mixed precision the logits are multiplied by ``grad_scale`` before differentiation and the
+gradients divided by it afterwards (in float32), so small gradients do not underflow. The trainer passes
+:func:`multigan.precision.penalty_scale`: the GradScaler's scale bounded by 256, since the scaler's own
+65,536 times a gradient overflows float16.
 """
 from __future__ import annotations
 
@@ -23,9 +25,10 @@ def _input_gradients(out, inputs: Tensor, grad_scale: float | None) -> Tensor:
     if grad_scale is not None:
         logits = logits * grad_scale
     (grad,) = torch.autograd.grad(logits, inputs, create_graph=True)
+    grad = grad.float()
     if grad_scale is not None:
         grad = grad / grad_scale
-    return grad.float().flatten(1)
+    return grad.flatten(1)
 
 
 def gradient_norm_penalty(out, inputs: Tensor, grad_scale: float | None = None) -> Tensor:

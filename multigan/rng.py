@@ -27,6 +27,27 @@ def restore(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def mix_seed(*values: int) -> int:
+    """A deterministic 63-bit seed from integers (splitmix-style): independent streams from one seed."""
+    x = 0x9E3779B97F4A7C15
+    for v in values:
+        x = (x ^ (v + 0x9E3779B97F4A7C15 + (x << 6) + (x >> 2))) & 0xFFFFFFFFFFFFFFFF
+        x = (x * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        x ^= x >> 31
+    return x & 0x7FFFFFFFFFFFFFFF
+
+
+def seed_process(seed: int, rank: int, world_size: int) -> None:
+    """Give this process its own random streams: ``(seed, rank)`` with several processes, untouched with one.
+
+    With one seed on every rank, every rank would draw the same noise, GP interpolation weights, dropout
+    masks and Gumbel noise: D would see one fake batch N times. A single process keeps the streams it has
+    (seeded by the recipe from ``seed`` alone), so its trajectory does not depend on this call.
+    """
+    if world_size > 1:
+        seed_everything(mix_seed(seed, rank, world_size))
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices)."""
     random.seed(seed)

@@ -24,6 +24,7 @@ class TrainConfig:
     r2_gamma: float = 0.0  # same on fakes
     gp_weight: float = 0.0  # WGAN-GP
     reg_every: int = 1  # lazy regularisation: apply every k D steps, weighted by k
+    lazy_reg_adjust: bool = True  # with reg_every k > 1: D's lr x c and betas ** c, c = k / (k + 1) (StyleGAN2)
     fm_weight: float = 0.0  # feature matching in the G phase
     adv_weight: float = 1.0  # weight of the adversarial G loss
     adv_start_step: int = 0  # before it: G trains on its extra losses only, D does not train
@@ -38,6 +39,7 @@ class TrainConfig:
     lr_decay_every: int = 1
     grad_clip: float = 0.0  # max global grad norm, 0 = off
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    max_skipped_steps: int = 25  # fp16: steps in a row the GradScaler may skip (inf grads) before stopping
     device: Literal["auto", "cpu", "cuda"] = "auto"
     cpu_threads: int = 0  # torch intra-op threads; 0 = torch's default (small models run best on 1)
     ema_decay: float = 0.999  # 0 = no EMA
@@ -51,13 +53,13 @@ class TrainConfig:
     early_stop_metric: str = ""  # a key of the validation metrics; "" = no early stopping / best by last
     early_stop_mode: Literal["max", "min"] = "max"
     patience: int = 0  # validations without improvement before stopping, 0 = never stop early
-    max_minutes: float = 0.0  # wall-clock budget: stop (checkpoint + export) once spent, 0 = none
+    max_minutes: float = 0.0  # wall-clock budget per invocation: stop at the last validation that fits, 0 = none
     progress: bool = True
 
     def validate(self) -> None:
         """Cross-field checks; raises ConfigError naming the key."""
         positive = ["max_steps", "batch_size", "grad_accum", "n_critic", "reg_every", "lr_decay_every",
-                    "keep_last", "log_every", "ckpt_every"]
+                    "keep_last", "log_every", "ckpt_every", "max_skipped_steps"]
         for key in positive:
             if getattr(self, key) < 1:
                 raise ConfigError(f"train.{key} must be >= 1, got {getattr(self, key)}")
@@ -79,5 +81,3 @@ class TrainConfig:
             raise ConfigError("train.early_stop_metric needs validation: set train.val_every > 0")
         if self.reuse_fakes and self.n_critic != 1:
             raise ConfigError("train.reuse_fakes needs train.n_critic=1 (the G phase reuses that D phase's fakes)")
-        if self.mixed_precision == "fp16" and self.device == "cpu":
-            raise ConfigError("train.mixed_precision=fp16 needs a CUDA device; use bf16 on the CPU")

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
-from contextlib import nullcontext
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import Dataset, default_collate
 from tqdm.auto import tqdm
 
@@ -29,16 +27,14 @@ from . import rng
 from .data import BatchSource
 from .distributed import Runtime
 from .early_stopping import EarlyStopping
+from .ema import build_ema, update_ema
 from .errors import MultiganError
-from .optim import build_optimizer, build_scheduler
+from .optim import build_optimizer, build_scheduler, lazy_regularization_ratio
+from .precision import DivergenceGuard, MixedPrecision, TrainingDiverged, penalty_scale, step_optimizer
 from .train_config import TrainConfig
 
 log = logging.getLogger("multigan")
 Batch = dict[str, Any]
-
-
-class TrainingDiverged(MultiganError):
-    """A loss became NaN or infinite; no checkpoint was written after the last good one."""
 
 
 @dataclass
@@ -79,20 +75,6 @@ def set_requires_grad(module: nn.Module, flag: bool) -> None:
         p.requires_grad_(flag)
 
 
-def warmup_ema_fn(decay: float):
-    """EMA update with a warm-up: the decay after ``n`` updates is ``min(decay, (1 + n) / (10 + n))``.
-
-    Without it, an EMA of decay 0.999 still weighs the random initial weights by 0.999^n (60 % after 500
-    steps), which ruins early validations and short runs.
-    """
-    def update(ema_params, params, num_averaged):
-        n = float(num_averaged)
-        d = min(decay, (1.0 + n) / (10.0 + n))
-        torch._foreach_lerp_(ema_params, params, 1.0 - d)
-
-    return update
-
-
 class Trainer:
     """Trains ``generator`` against ``discriminator`` on ``dataset`` (items: dicts with ``real`` and maybe ``cond``)."""
 
@@ -106,61 +88,50 @@ class Trainer:
         self.loss = L.LOSSES[cfg.loss]
         dev = self.rt.device
         self.G, self.D = generator.to(dev), discriminator.to(dev)
-        self.G_ddp, self.D_ddp = self.rt.wrap(self.G), self.rt.wrap(self.D)
-        self.opt_g, self.opt_d = build_optimizer(self.G.parameters(), cfg.g_lr, cfg), build_optimizer(
-            self.D.parameters(), cfg.d_lr, cfg)
+        self.G_ddp, self.D_ddp = self.rt.wrap(self.G), self.rt.wrap(self.D)  # DDP: rank 0's weights everywhere
+        rng.seed_process(cfg.seed, self.rt.rank, self.rt.world_size)  # ...but each rank its own noise
+        self.opt_g = build_optimizer(self.G.parameters(), cfg.g_lr, cfg)
+        self.opt_d = build_optimizer(self.D.parameters(), cfg.d_lr, cfg, lazy_regularization_ratio(cfg))
         self.sched_g, self.sched_d = build_scheduler(self.opt_g, cfg), build_scheduler(self.opt_d, cfg)
-        fp16 = cfg.mixed_precision == "fp16"
-        self.scaler_g = torch.amp.GradScaler(dev.type, enabled=fp16)
-        self.scaler_d = torch.amp.GradScaler(dev.type, enabled=fp16)
-        self.ema = (AveragedModel(self.G, multi_avg_fn=warmup_ema_fn(cfg.ema_decay), use_buffers=True)
-                    if cfg.ema_decay > 0 else None)
+        self.amp = MixedPrecision(cfg.mixed_precision, dev)
+        self.scaler_g, self.scaler_d = self.amp.grad_scaler(), self.amp.grad_scaler()
+        self.guard = DivergenceGuard(cfg.max_skipped_steps)
+        self.ema = build_ema(self.G, cfg.ema_decay)
         self.source = BatchSource(dataset, cfg.batch_size, cfg.seed, self.rt.rank, self.rt.world_size,
                                   cfg.num_workers, collate_fn)
         self.stopper = EarlyStopping(cfg.early_stop_metric, cfg.early_stop_mode, cfg.patience)
         self.step, self.d_steps = 0, 0
+        self.d_skipped = self.g_skipped = False  # did the fp16 scaler skip this step's D / G update?
+        self._budget_mark = 0.0
         self.ckpt_root = self.run_dir / "checkpoints"
         self.writer = None
 
     # --- one iteration ------------------------------------------------------------------------------------
-
-    def _autocast(self):
-        if self.cfg.mixed_precision == "no":
-            return nullcontext()
-        dtype = torch.bfloat16 if self.cfg.mixed_precision == "bf16" else torch.float16
-        return torch.autocast(self.rt.device.type, dtype=dtype)
 
     def _next_batches(self) -> list[Batch]:
         return [self.rt.to_device(next(self.source)) for _ in range(self.cfg.grad_accum)]
 
     def _generate(self, batch: Batch, model: nn.Module) -> torch.Tensor:
         noise = self.G.sample_noise(batch["real"].shape[0], self.rt.device)
-        with self._autocast():
+        with self.amp.autocast():
             return model(noise, batch.get("cond"))
 
-    def _step(self, params, opt, scaler) -> None:
-        if self.cfg.grad_clip > 0:
-            scaler.unscale_(opt)
-            nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
-        scaler.step(opt)
-        scaler.update()
-
     def d_phase(self, batches: list[Batch], fakes: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        """One discriminator update on ``batches`` against (detached) ``fakes``."""
+        """One discriminator update on ``batches`` against (detached) ``fakes``; sets ``self.d_skipped``."""
         cfg, D = self.cfg, self.D_ddp
         set_requires_grad(self.G, False)
         self.opt_d.zero_grad(set_to_none=True)
         reg_now = self.d_steps % cfg.reg_every == 0
         r1, r2 = (cfg.r1_gamma, cfg.r2_gamma) if reg_now else (0.0, 0.0)
         gp = cfg.gp_weight if reg_now else 0.0
-        grad_scale = self.scaler_d.get_scale() if self.scaler_d.is_enabled() else None
+        grad_scale = penalty_scale(self.scaler_d)  # fp16: bounded, so penalty gradients cannot overflow
         out: dict[str, torch.Tensor] = {}
         for i, (batch, fake) in enumerate(zip(batches, fakes)):
             real, cond = batch["real"], batch.get("cond")
             real = real.detach().requires_grad_(r1 > 0)
             fake = fake.detach().requires_grad_(r2 > 0)
             with self.rt.sync(D, i == len(batches) - 1):
-                with self._autocast():
+                with self.amp.autocast():
                     real_out, fake_out = D(real, cond), D(fake, cond)
                 terms = {"d_adv": L.discriminator_loss(cfg.loss, real_out, fake_out, cfg.loss_reduction)}
                 if r1 > 0:
@@ -168,50 +139,65 @@ class Trainer:
                 if r2 > 0:
                     terms["d_r2"] = r2 / 2 * cfg.reg_every * R.r2_penalty(fake_out, fake, grad_scale)
                 if gp > 0:
-                    with self._autocast():
+                    with self.amp.autocast():
                         pen = R.wgan_gp_penalty(lambda x: D(x, cond), real, fake, grad_scale)
                     terms["d_gp"] = gp * cfg.reg_every * pen
                 total = sum(terms.values()) / len(batches)
                 self.scaler_d.scale(total).backward()
             for k, v in terms.items():
                 out[k] = out.get(k, 0) + v.detach() / len(batches)
-        self._step(self.D.parameters(), self.opt_d, self.scaler_d)
+        self.d_skipped = step_optimizer(self.opt_d, self.scaler_d, self.D.parameters(), cfg.grad_clip)
         set_requires_grad(self.G, True)
         self.d_steps += 1
         return out
 
     def g_phase(self, batches: list[Batch], fakes: list[torch.Tensor] | None) -> dict[str, torch.Tensor]:
-        """One generator update; ``fakes`` (with graph) are reused when given, else generated here."""
-        cfg = self.cfg
-        adversarial = self.step >= cfg.adv_start_step
+        """One generator update; ``fakes`` (with graph) are reused when given, else generated here.
+
+        Fresh fakes: one forward and backward per micro-batch, all but the last inside DDP's ``no_sync``.
+        Reused fakes were all made before this phase, and DDP decides at *forward* time whether a backward
+        all-reduces, so their losses are summed and back-propagated once: a single all-reduce of the whole
+        accumulated gradient (the D graphs of every micro-batch are kept until then).
+        """
+        cfg, n = self.cfg, len(batches)
         set_requires_grad(self.D, False)
         self.opt_g.zero_grad(set_to_none=True)
         out: dict[str, torch.Tensor] = {}
+        pending = []  # reused fakes: losses waiting for the one backward
         for i, batch in enumerate(batches):
-            with self.rt.sync(self.G_ddp, i == len(batches) - 1):
-                fake = fakes[i] if fakes is not None else self._generate(batch, self.G_ddp)
-                terms = {}
-                if adversarial:
-                    terms.update(self._g_adversarial_terms(batch, fake))
-                for extra in self.extra_losses:
-                    terms[f"g_{extra.name}"] = extra.weight * extra.fn(fake, batch).float()
-                if not terms:
-                    raise MultiganError(f"step {self.step}: the G phase has no loss (adversarial training starts "
-                                        f"at train.adv_start_step={cfg.adv_start_step} and no extra losses are set)")
-                total = sum(terms.values()) / len(batches)
-                self.scaler_g.scale(total).backward()
+            if fakes is not None:
+                terms = self._g_terms(batch, fakes[i])
+                pending.append(sum(terms.values()) / n)
+            else:
+                with self.rt.sync(self.G_ddp, i == n - 1):
+                    terms = self._g_terms(batch, self._generate(batch, self.G_ddp))
+                    self.scaler_g.scale(sum(terms.values()) / n).backward()
             for k, v in terms.items():
-                out[k] = out.get(k, 0) + v.detach() / len(batches)
-        self._step(self.G.parameters(), self.opt_g, self.scaler_g)
+                out[k] = out.get(k, 0) + v.detach() / n
+        if pending:
+            self.scaler_g.scale(sum(pending)).backward()
+        self.g_skipped = step_optimizer(self.opt_g, self.scaler_g, self.G.parameters(), cfg.grad_clip)
         set_requires_grad(self.D, True)
         if self.ema is not None:
-            self._update_ema()
+            update_ema(self.ema, self.G, copy=self.step < cfg.ema_start)
         return out
+
+    def _g_terms(self, batch: Batch, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The G phase's loss terms for one micro-batch (adversarial once D trains, plus the extra losses)."""
+        cfg, terms = self.cfg, {}
+        if self.step >= cfg.adv_start_step:
+            terms.update(self._g_adversarial_terms(batch, fake))
+        for extra in self.extra_losses:
+            terms[f"g_{extra.name}"] = extra.weight * extra.fn(fake, batch).float()
+        if not terms:
+            raise MultiganError(f"step {self.step}: the G phase has no loss (adversarial training starts "
+                                f"at train.adv_start_step={cfg.adv_start_step} and no extra losses are set)")
+        return terms
 
     def _g_adversarial_terms(self, batch: Batch, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg, cond = self.cfg, batch.get("cond")
         need_real = self.loss.needs_real_in_g or cfg.fm_weight > 0
-        with self._autocast():
+        with self.amp.autocast():
             fake_out = self.D(fake, cond)  # D frozen and unwrapped: no D gradients, no DDP bookkeeping
             if need_real:
                 with torch.no_grad():
@@ -222,40 +208,42 @@ class Trainer:
             terms["g_fm"] = cfg.fm_weight * R.feature_matching_loss(real_out, fake_out)
         return terms
 
-    @torch.no_grad()
-    def _update_ema(self) -> None:
-        if self.step < self.cfg.ema_start:
-            for e, p in zip(self.ema.module.state_dict().values(), self.G.state_dict().values()):
-                e.copy_(p)
-        else:
-            self.ema.update_parameters(self.G)
-
     def train_step(self) -> dict[str, float]:
         """One full iteration; returns the losses as floats (checked finite)."""
         cfg, losses = self.cfg, {}
         adversarial = self.step >= cfg.adv_start_step
-        fakes = None
+        fakes, self.d_skipped, self.g_skipped = None, False, False
         for c in range(cfg.n_critic if adversarial else 0):
             batches = self._next_batches()
-            keep_graph = cfg.reuse_fakes and c == cfg.n_critic - 1
-            with nullcontext() if keep_graph else torch.no_grad():
-                fakes = [self._generate(b, self.G_ddp if keep_graph else self.G) for b in batches]
+            if cfg.reuse_fakes and c == cfg.n_critic - 1:  # with graph; G's backward comes in the G phase
+                fakes = self._reusable_fakes(batches)
+            else:
+                with torch.no_grad():
+                    fakes = [self._generate(b, self.G) for b in batches]
             losses.update(self.d_phase(batches, fakes))
-            fakes = fakes if keep_graph else None
+            fakes = fakes if cfg.reuse_fakes else None
         if not adversarial:  # warm-up: no D phase fetched a batch
             batches = self._next_batches()
         losses.update(self.g_phase(batches, fakes))  # same real batch as the last D phase (as HiFi-GAN)
-        self.sched_g.step()
-        if adversarial:  # D's schedule starts when D starts training
-            self.sched_d.step()
+        with warnings.catch_warnings():  # a step the fp16 scaler skipped is still a step of the schedule
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
+            self.sched_g.step()
+            if adversarial:  # D's schedule starts when D starts training
+                self.sched_d.step()
         values = dict(zip(losses, torch.stack([v.float() for v in losses.values()]).tolist()))
-        bad = [k for k, v in values.items() if not math.isfinite(v)]
-        if bad:
-            raise TrainingDiverged(f"step {self.step + 1}: loss {bad[0]} is {values[bad[0]]}; training stopped. "
-                                   f"The last good checkpoint is {self._latest_checkpoint() or 'none'} (nothing "
-                                   "was saved after it). Lower the learning rates or add a regulariser.")
+        skipped = self.d_skipped or self.g_skipped
+        scale = min(self.scaler_d.get_scale(), self.scaler_g.get_scale()) if skipped else None
+        self.guard.check(self.step + 1, values, skipped, scale, str(self._latest_checkpoint() or "none"))
         self.step += 1
         return values
+
+    def _reusable_fakes(self, batches: list[Batch]) -> list[torch.Tensor]:
+        """Fakes with G's graph, for the G phase to reuse; only the last forward prepares DDP's all-reduce."""
+        fakes = []
+        for i, batch in enumerate(batches):
+            with self.rt.sync(self.G_ddp, i == len(batches) - 1):
+                fakes.append(self._generate(batch, self.G_ddp))
+        return fakes
 
     # --- the run: validation, checkpoints, logging ----------------------------------------------------------
 
@@ -272,6 +260,7 @@ class Trainer:
             "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(),
             "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
             "step": self.step, "d_steps": self.d_steps, "early_stopping": self.stopper.state_dict(),
+            "divergence_guard": self.guard.state_dict(),
             "rng": self.rt.gather(rng.capture()), "data": self.rt.gather(self.source.state_dict()),
         }
         if self.ema is not None:
@@ -291,6 +280,7 @@ class Trainer:
             self.ema.load_state_dict(state["ema"])
         self.step, self.d_steps = int(state["step"]), int(state["d_steps"])
         self.stopper.load_state_dict(state["early_stopping"])
+        self.guard.load_state_dict(state.get("divergence_guard", {}))
         self.source.load_state_dict(state["data"][self.rt.rank])
         rng.restore(state["rng"][self.rt.rank])
 
@@ -367,8 +357,21 @@ class Trainer:
         return self.stopper.should_stop
 
     def _out_of_time(self, t0: float) -> bool:
-        spent = (time.perf_counter() - t0) / 60 > self.cfg.max_minutes
-        return bool(self.rt.from_main(spent))  # every process stops at the same step
+        """Is the wall-clock budget ``train.max_minutes`` spent? The same answer on every process.
+
+        With validation on, it is asked after each validation and says yes when the next one would end past
+        the deadline (projected from the last interval): a run stops at the last validation that fits, so
+        no training goes unvalidated. Without validation it is asked every ``log_every`` steps. The main
+        process's clock decides for all (one broadcast per check), so every process stops at the same step.
+        """
+        cfg = self.cfg
+        every = cfg.val_every or cfg.log_every
+        if not cfg.max_minutes or self.step % every:
+            return False
+        now = time.perf_counter()
+        interval, self._budget_mark = now - max(self._budget_mark, t0), now
+        projected = now + interval if cfg.val_every else now
+        return bool(self.rt.from_main(projected - t0 > 60.0 * cfg.max_minutes))
 
     def fit(self, resume: bool = False) -> TrainResult:
         """Train until ``max_steps`` or early stopping; resume from the latest checkpoint when asked."""

@@ -20,7 +20,7 @@ import logging
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 import multigan
 from multigan.audio.hifigan import HIFIGAN_CONFIGS, HiFiGANConfigError, HiFiGANDiscriminator, validate_generator_config
@@ -110,13 +110,6 @@ class EvalConfig:
 
 
 @dataclass
-class LimitsConfig:
-    """A wall-clock budget per invocation (also per ``--resume``)."""
-
-    minutes: float = 0.0  # 0 = none; else stop at the last validation that fits in this many minutes
-
-
-@dataclass
 class HiFiGANRecipeConfig:
     """Everything the recipe reads."""
 
@@ -126,7 +119,6 @@ class HiFiGANRecipeConfig:
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-    limits: LimitsConfig = field(default_factory=LimitsConfig)
     train: multigan.TrainConfig = field(default_factory=multigan.TrainConfig)
 
     def validate(self) -> None:
@@ -163,13 +155,12 @@ def _published(preset: str) -> dict:
 
 
 PRESETS = {
-    # At most 30 minutes (limits.minutes) on 2 shared CPU cores: a 0.12 M-parameter V3-style generator,
-    # discriminators at 1/8 width, a mel-only warm-up at a higher G learning rate (the cheapest way down the
+    # At most 30 minutes of training (train.max_minutes) on 2 shared CPU cores: a 0.12 M-parameter V3-style
+    # generator, discriminators at 1/8 width, a mel-only warm-up at a higher G learning rate (the cheapest way down the
     # mel L1: 0.04 s/step vs 0.38 s/step adversarial on an idle core), then 2,000 adversarial steps. One
     # thread: on an idle machine 2 threads are 1.2-1.5x faster, on a loaded one 4-5x slower.
     "cpu": {
         "data": {"repeats": 16},
-        "limits": {"minutes": 30.0},
         "generator": {"resblock": 2, "upsample_rates": [8, 8, 4], "upsample_kernel_sizes": [16, 16, 8],
                       "upsample_initial_channel": 64, "resblock_kernel_sizes": [3, 5, 7],
                       "resblock_dilation_sizes": [[1, 2], [2, 6], [3, 12]]},
@@ -178,7 +169,7 @@ PRESETS = {
                   "adv_start_step": 14000, "optimizer": "adamw", "g_lr": 2e-3, "d_lr": 2e-4, "betas": [0.8, 0.99],
                   "lr_schedule": "exponential", "lr_decay": 0.999, "ema_decay": 0.0, "device": "cpu",
                   "cpu_threads": 1, "log_every": 100, "val_every": 500, "ckpt_every": 1000, "keep_last": 2,
-                  "early_stop_metric": "mel_l1", "early_stop_mode": "min"},
+                  "early_stop_metric": "mel_l1", "early_stop_mode": "min", "max_minutes": 30.0},
     },
     "v1": _published("v1"),
     "v2": _published("v2"),
@@ -196,30 +187,6 @@ def _write_split(run: RunArgs, train_names: list[str], val_names: list[str], see
             raise VocoderDataError(f"--resume: the clips in --data no longer give the split recorded in {path} "
                                    "(files were added, removed or renamed); resume with the original folder")
     path.write_text(json.dumps(split, indent=2) + "\n")
-
-
-class TimeBudget:
-    """Wraps the validation callback: ends training at the last validation that fits in ``minutes``.
-
-    After each validation it projects the next one from the time the last interval took; when that would
-    end past the deadline it sets ``train_cfg.max_steps`` to the current step, so the trainer saves a
-    checkpoint and stops (a later ``--resume`` continues to the configured max_steps).
-    """
-
-    def __init__(self, validate: Callable, train_cfg: multigan.TrainConfig, minutes: float, start: float) -> None:
-        self.validate, self.cfg = validate, train_cfg
-        self.deadline = start + 60.0 * minutes if minutes > 0 else None
-        self.last = time.monotonic()
-
-    def __call__(self, ctx: multigan.ValidationContext) -> dict:
-        metrics = self.validate(ctx)
-        now = time.monotonic()
-        interval, self.last = now - self.last, now
-        if self.deadline is not None and ctx.step < self.cfg.max_steps and now + interval > self.deadline:
-            log.info("time budget (limits.minutes) reached: stopping at step %d of %d; --resume continues",
-                     ctx.step, self.cfg.max_steps)
-            self.cfg.max_steps = ctx.step
-        return metrics
 
 
 def train(cfg: HiFiGANRecipeConfig, run: RunArgs) -> dict:
@@ -253,14 +220,10 @@ def train(cfg: HiFiGANRecipeConfig, run: RunArgs) -> dict:
     log.info("%d training clips (%d steps per epoch, LR x%.4g every %d steps), %d validation clips; G %.2f M, "
              "D %.2f M parameters", len(train_clips), epoch_steps, cfg.train.lr_decay, cfg.train.lr_decay_every,
              len(val_clips), _millions(vocoder), _millions(disc))
-    minutes = cfg.limits.minutes
-    if minutes > 0 and world > 1:  # only the main process validates: it alone could not stop the others
-        log.warning("limits.minutes is ignored with %d processes", world)
-        minutes = 0.0
     trainer = build_trainer(vocoder, disc, cfg.train, train_clips, run.out, segment=cfg.data.segment,
                             mel_weight=cfg.objective.mel_weight, stft_weight=cfg.objective.stft_weight,
                             loss_fmax=cfg.mel.loss_fmax,
-                            repeats=cfg.data.repeats, validate=TimeBudget(validator, cfg.train, minutes, start),
+                            repeats=cfg.data.repeats, validate=validator,
                             meta={"recipe": "ljspeech_hifigan", "preset": run.preset})
     if run.init_from:
         trainer.init_weights_from(run.init_from)
@@ -300,13 +263,13 @@ def _is_main() -> bool:
 def add_arguments(parser) -> None:
     """``--data WAV_FOLDER`` and ``--minutes M``."""
     parser.add_argument("--data", help="folder of training clips (data.path)")
-    parser.add_argument("--minutes", type=float, help="wall-clock budget (limits.minutes; the cpu preset has 30)")
+    parser.add_argument("--minutes", type=float, help="wall-clock budget of this invocation (train.max_minutes; the cpu preset has 30)")
 
 
 def apply_arguments(args) -> list[str]:
-    """``--data`` / ``--minutes`` become the overrides ``data.path=...`` / ``limits.minutes=...``."""
+    """``--data`` / ``--minutes`` become the overrides ``data.path=...`` / ``train.max_minutes=...``."""
     out = [f"data.path={args.data}"] if args.data else []
-    return out + ([f"limits.minutes={args.minutes}"] if args.minutes is not None else [])
+    return out + ([f"train.max_minutes={args.minutes}"] if args.minutes is not None else [])
 
 
 def main(argv=None) -> dict:

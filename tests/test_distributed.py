@@ -1,4 +1,5 @@
-"""Two processes under torchrun (gloo on the CPU): same weights on every rank; the recipe runs unchanged."""
+"""Two processes under torchrun (gloo on the CPU): same weights on every rank, each rank its own noise,
+DDP-correct accumulation with reused fakes, exact N-process resume; the recipe runs unchanged."""
 from __future__ import annotations
 
 import json
@@ -29,15 +30,29 @@ def torchrun(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
     return proc
 
 
-def test_two_processes_end_with_identical_weights(tmp_path):
-    torchrun(str(ROOT / "tests" / "helpers" / "ddp_toy.py"), str(tmp_path))
-    infos = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
-    assert [i["world_size"] for i in infos] == [2, 2]
+def test_multi_process_semantics(tmp_path):
+    torchrun(str(ROOT / "tests" / "helpers" / "ddp_checks.py"), str(tmp_path))
     a, b = load_file(str(tmp_path / "rank0.safetensors")), load_file(str(tmp_path / "rank1.safetensors"))
-    assert a.keys() == b.keys() and any(k.startswith("E.") for k in a)
-    assert all(torch.equal(a[k], b[k]) for k in a), "ranks diverged"
-    # 6 iterations x 1 D phase x 2 micro-batches per rank, each rank on its own half of the data
-    assert infos[0]["data"] == {"epoch": 0, "position": 12}
+    assert a.keys() == b.keys()
+    # every rank draws its own noise (one seed on all ranks would make D see one fake batch twice)
+    assert a["noise/first"].shape == b["noise/first"].shape
+    assert not torch.allclose(a["noise/first"], b["noise/first"]), "both ranks drew the same noise"
+    # reused fakes + accumulation: the whole accumulated G gradient is all-reduced, the ranks stay identical
+    for loss in ("ns", "hinge", "rpgan"):
+        keys = [k for k in a if k.startswith(f"reuse_{loss}/")]
+        assert any("/E." in k for k in keys) and any("/D." in k for k in keys)
+        diverged = [k for k in keys if not torch.equal(a[k], b[k])]
+        assert not diverged, f"{loss}: ranks differ after reuse_fakes + grad_accum 2: {diverged[:3]}"
+    # a 2-process run interrupted at step 5 and resumed with 2 processes ends as the uninterrupted one
+    for weights in (a, b):
+        resumed = {k.split("/", 1)[1]: v for k, v in weights.items() if k.startswith("resumed/")}
+        full = {k.split("/", 1)[1]: v for k, v in weights.items() if k.startswith("full/")}
+        assert resumed.keys() == full.keys() and resumed
+        assert all(torch.equal(full[k], resumed[k]) for k in full), "the resumed 2-process run differs"
+    infos = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [i["step"] for i in infos] == [8, 8] and [i["world_size"] for i in infos] == [2, 2]
+    # 8 iterations x 1 D phase x 2 micro-batches per rank, each rank on its own half of the data
+    assert infos[0]["data"] == {"epoch": 0, "position": 16}
 
 
 def test_toy_recipe_runs_under_torchrun(tmp_path):

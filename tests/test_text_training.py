@@ -22,7 +22,7 @@ TINY = ["data.max_sentences=200", "data.val_fraction=0.2", "mle.epochs=2", "mle.
         "generator.head_size=16", "generator.embed_dim=16", "discriminator.embed_dim=16", "discriminator.num_rep=8",
         "discriminator.num_filters=[8,8,8,8]", "train.batch_size=16", "train.n_critic=2", "train.val_every=2",
         "train.ckpt_every=2", "train.progress=false", "train.cpu_threads=1", "eval.samples=40",
-        "eval.final_samples=20", "temperature.maximum=10"]
+        "eval.final_samples=20", "temperature.maximum=10", "train.ema_decay=0.999"]
 
 
 def _recipe():
@@ -65,6 +65,8 @@ def test_recipe_runs_mle_then_adversarial_steps(run_dir):
         assert m["bleu2"] >= m["bleu3"] >= m["bleu4"] >= m["bleu5"]
     rows = [json.loads(line) for line in (out / "validation.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4]
+    # train.ema_decay=0.999: the EMA generator (validated, exported) copies the -inf logit mask, never NaN
+    assert all(0 < r["nll_gen"] < 500 and 0 < r["nll_gen_token"] < 50 for r in rows), rows
     assert rows[1]["inv_temperature"] > rows[0]["inv_temperature"] > 1.0  # the schedule advances
     state = multigan.checkpoint.load_checkpoint(out / "checkpoints" / "step-00000004")
     assert float(state["generator"]["inv_temperature"]) == pytest.approx(10.0)  # saved: resumable
@@ -75,8 +77,9 @@ def test_load_generate_and_write_samples(run_dir, tmp_path):
     out, _ = run_dir
     tg = multigan.load(out)
     assert isinstance(tg, RelGANGenerator) and not tg.training and tg.tokenizer is not None
+    assert all(torch.isfinite(p).all() for p in tg.parameters())
     texts = tg.generate(5, seed=0, temperature=1.0)
-    assert len(texts) == 5 and all(isinstance(t, str) for t in texts)
+    assert len(texts) == 5 and all(t.split() for t in texts) and all(isinstance(t, str) for t in texts)
     assert texts == tg.generate(5, seed=0) and texts != tg.generate(5, seed=1)
     vocab = set(tg.tokenizer.backend.get_vocab())
     assert all(w in vocab for t in texts for w in t.split())

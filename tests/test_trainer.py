@@ -116,6 +116,42 @@ def test_accumulation_matches_one_large_batch(tmp_path):
         assert torch.allclose(a, b, atol=1e-6), k
 
 
+@pytest.mark.parametrize("loss", ["ns", "rpgan"])
+def test_reused_fakes_with_accumulation_match_one_large_batch(tmp_path, loss):
+    """G phase with reused fakes (one summed backward): two micro-batches of 8 step G as one batch of 16."""
+    t = make_trainer(tmp_path, grad_accum=2, batch_size=8, loss=loss, reuse_fakes=True)
+    big = make_trainer(tmp_path, grad_accum=1, batch_size=16, loss=loss, reuse_fakes=True)
+    big.G.load_state_dict(t.G.state_dict())
+    batches = t._next_batches()
+    noise = torch.randn(16, 4)
+    fakes = [t.G(noise[:8]), t.G(noise[8:])]
+    t.g_phase(batches, fakes)
+    big.g_phase([{"real": torch.cat([b["real"] for b in batches])}], [big.G(noise)])
+    for (k, a), b in zip(t.G.state_dict().items(), big.G.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), k
+
+
+def test_lazy_regularisation_adjusts_d_optimiser(tmp_path):
+    """StyleGAN2: a penalty every k D steps -> D's lr x c and betas ** c with c = k / (k + 1)."""
+    t = make_trainer(tmp_path, r1_gamma=1.0, reg_every=4, d_lr=1e-3, g_lr=1e-3, betas=(0.5, 0.99))
+    group = t.opt_d.param_groups[0]
+    assert group["lr"] == pytest.approx(1e-3 * 0.8)
+    assert group["betas"] == pytest.approx((0.5 ** 0.8, 0.99 ** 0.8))
+    assert t.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3) and t.opt_g.param_groups[0]["betas"] == (0.5, 0.99)
+    for overrides in ({"lazy_reg_adjust": False, "r1_gamma": 1.0}, {"r1_gamma": 0.0}):
+        plain = make_trainer(tmp_path, reg_every=4, d_lr=1e-3, betas=(0.5, 0.99), **overrides)
+        assert plain.opt_d.param_groups[0]["lr"] == pytest.approx(1e-3)
+        assert plain.opt_d.param_groups[0]["betas"] == (0.5, 0.99)
+
+
+def test_time_budget_stops_at_a_validation(tmp_path):
+    t = make_trainer(tmp_path, max_steps=50, val_every=3, ckpt_every=100, max_minutes=1e-9)
+    t.validate_fn = lambda ctx: {"m": 1.0}
+    result = t.fit()
+    assert result.stop_reason == "time_budget" and result.step == 3
+    assert [s for s, _ in list_checkpoints(tmp_path / "run" / "checkpoints")] == [3]
+
+
 def test_ema_moves_and_is_exported(tmp_path):
     t = make_trainer(tmp_path, max_steps=6, ema_decay=0.5)
     ema0 = snapshot(t.ema.module)
