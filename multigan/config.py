@@ -37,6 +37,9 @@ class ConfigError(MultiganError, ValueError):
     """A configuration key or value is unknown or invalid; the message names it."""
 
 
+_YAML_BOOL_WORDS = {False: ("no", "off", "false"), True: ("yes", "on", "true")}
+
+
 def _type_name(tp: Any) -> str:
     if get_origin(tp) is Literal:
         return "one of " + ", ".join(repr(a) for a in get_args(tp))
@@ -50,6 +53,9 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return value
     if origin is Literal:
         choices = get_args(tp)
+        if isinstance(value, bool):  # YAML 1.1 reads a bare no/off/yes/on as a bool: map back to the choice
+            spelled = [w for w in _YAML_BOOL_WORDS[value] if w in choices]
+            value = spelled[0] if spelled else value
         if value not in choices:
             raise ConfigError(f"{key}: invalid value {value!r}; valid choices: {', '.join(map(repr, choices))}")
         return value

@@ -38,7 +38,10 @@ class Runtime:
             raise MultiganError("train.device=cuda but no CUDA device is available; use train.device=auto or cpu")
         if cfg.cpu_threads:
             torch.set_num_threads(cfg.cpu_threads)
-        runtime = cls(Accelerator(cpu=cfg.device == "cpu", mixed_precision="no"))
+        # device=auto without CUDA must still be cpu=True: accelerate otherwise ignores torchrun's WORLD_SIZE
+        # on a CPU-only machine, and every process trains alone into the same run directory
+        on_cpu = cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available())
+        runtime = cls(Accelerator(cpu=on_cpu, mixed_precision="no"))
         if cfg.mixed_precision == "fp16" and runtime.device.type == "cpu":
             log.warning("train.mixed_precision=fp16 on the CPU is slow (meant for tests); use bf16 on the CPU")
         return runtime

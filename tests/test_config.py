@@ -86,6 +86,14 @@ def test_invalid_literal_lists_choices():
         C.from_dict(Cfg, {"model": {"act": "tanh"}})
 
 
+def test_yaml_bool_spelling_of_a_literal_choice():
+    """YAML reads a bare `no` as False: `train.mixed_precision=no` must still mean "no"."""
+    cfg = C.from_dict(Cfg, C.parse_overrides(["train.mixed_precision=no"]))
+    assert cfg.train.mixed_precision == "no"
+    with pytest.raises(ConfigError, match=r"train\.loss: invalid value False"):
+        C.from_dict(Cfg, C.parse_overrides(["train.loss=no"]))
+
+
 @pytest.mark.parametrize("data, pattern", [
     ({"train": {"batch_size": "64"}}, r"train\.batch_size: expected an integer, got '64'"),
     ({"train": {"batch_size": 3.5}}, r"train\.batch_size: expected an integer"),

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import NamedTuple, Sequence, Union
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from ..errors import MultiganError
@@ -56,6 +55,16 @@ class AudioInfo(NamedTuple):
     channels: int
 
 
+def _soundfile():
+    """The soundfile module, imported on first use (so models and training import without it)."""
+    try:
+        import soundfile
+    except ImportError as exc:  # pragma: no cover - soundfile is a declared dependency
+        raise MultiganError(f"reading or writing audio files needs the soundfile package ({exc}): "
+                            "pip install soundfile") from None
+    return soundfile
+
+
 def info(path: PathLike) -> AudioInfo:
     """Return ``(sample_rate, frames, channels)`` of ``path`` from its header.
 
@@ -64,6 +73,7 @@ def info(path: PathLike) -> AudioInfo:
     """
     path = Path(path)
     _check_exists(path)
+    sf = _soundfile()
     try:
         meta = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as exc:
@@ -130,7 +140,7 @@ def save_wav(path: PathLike, wav: ArrayLike, sample_rate: int) -> Path:
     elif pcm.ndim != 1:
         raise ValueError(f"save_wav({path}): expected a [T] or [C, T] waveform, got shape {tuple(pcm.shape)}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), pcm, int(sample_rate), subtype="PCM_16", format="WAV")
+    _soundfile().write(str(path), pcm, int(sample_rate), subtype="PCM_16", format="WAV")
     return path
 
 
@@ -193,6 +203,7 @@ def _libsndfile_reason(exc: Exception) -> str:
 def _read_checked(path: Path) -> tuple[np.ndarray, int]:
     """Read all frames as float32 ``[frames, channels]`` and check them; returns ``(data, rate)``."""
     _check_exists(path)
+    sf = _soundfile()
     try:
         with sf.SoundFile(str(path)) as handle:
             declared = handle.frames

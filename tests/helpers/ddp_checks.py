@@ -33,9 +33,10 @@ class RecordingGenerator(RingGenerator):
 
 
 def trainer(run_dir: Path, max_steps: int, **train) -> multigan.Trainer:
+    """device=auto, as most presets: without CUDA it must still form the gloo process group."""
     torch.manual_seed(0)  # the recipes' way: one seed on every rank
     cfg = multigan.TrainConfig(**{"max_steps": max_steps, "batch_size": 8, "grad_accum": 2, "loss": "rpgan",
-                                  "r1_gamma": 1.0, "ema_decay": 0.9, "device": "cpu", "cpu_threads": 1,
+                                  "r1_gamma": 1.0, "ema_decay": 0.9, "device": "auto", "cpu_threads": 1,
                                   "progress": False, "val_every": 0, "ckpt_every": 5, **train})
     return multigan.Trainer(RecordingGenerator(4, 16, 2), RingDiscriminator(16, 2), cfg, RingDataset(256),
                             run_dir, collate_fn=first_item)
