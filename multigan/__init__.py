@@ -5,6 +5,7 @@ discriminators are plain ``nn.Module``\\ s following two small contracts (see th
 are rebuilt with :func:`multigan.load`.
 """
 from . import rng
+from .callbacks import Callback, TimeBudget
 from .config import ConfigError
 from .errors import MultiganError
 from .generator import ExportableGenerator, load
@@ -14,8 +15,8 @@ from .trainer import ExtraLoss, Trainer, TrainingDiverged, TrainResult, Validati
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConfigError", "ExportableGenerator", "ExtraLoss", "MultiganError", "TrainConfig", "Trainer",
-    "TrainingDiverged", "TrainResult", "ValidationContext", "load", "__version__",
+    "Callback", "ConfigError", "ExportableGenerator", "ExtraLoss", "MultiganError", "TrainConfig", "Trainer",
+    "TimeBudget", "TrainingDiverged", "TrainResult", "ValidationContext", "load", "__version__",
 ]
 
 

@@ -14,6 +14,7 @@ already holds checkpoints, is refused unless ``--resume`` or ``--overwrite`` is 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shutil
 import sys
@@ -116,6 +117,16 @@ def fit(trainer, run: RunArgs):
     start = time.perf_counter()
     result = trainer.fit(resume=run.resume)
     return result, time.perf_counter() - start
+
+
+def finish(run: RunArgs, summary: dict, printed: dict | None = None) -> dict:
+    """End of every recipe on the main process: ``metrics.json`` in the run directory, one JSON line on stdout.
+
+    ``printed`` is a shorter view for the console (default: the whole summary). Returns ``summary``.
+    """
+    (run.out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary if printed is None else printed), flush=True)
+    return summary
 
 
 def setup_logging() -> None:

@@ -24,6 +24,7 @@ from . import checkpoint as ckpt
 from . import losses as L
 from . import regularizers as R
 from . import rng
+from .callbacks import Callback, TimeBudget
 from .data import BatchSource
 from .distributed import Runtime
 from .early_stopping import EarlyStopping
@@ -62,7 +63,7 @@ class TrainResult:
     """How a run ended."""
 
     step: int
-    stop_reason: str  # "max_steps", "early_stopping" or "time_budget"
+    stop_reason: str  # "max_steps", "early_stopping", "time_budget" or a callback's reason
     best_metric: float | None
     best_step: int
     export_dir: Path | None
@@ -81,9 +82,11 @@ class Trainer:
     def __init__(self, generator: nn.Module, discriminator: nn.Module, cfg: TrainConfig, dataset: Dataset,
                  run_dir: str | Path, extra_losses: Sequence[ExtraLoss] = (),
                  validate: Callable[[ValidationContext], dict] | None = None,
-                 collate_fn: Callable = default_collate, runtime: Runtime | None = None, meta: dict | None = None):
+                 collate_fn: Callable = default_collate, runtime: Runtime | None = None, meta: dict | None = None,
+                 callbacks: Sequence[Callback] = ()):
         self.cfg, self.run_dir, self.validate_fn = cfg, Path(run_dir), validate
         self.extra_losses, self.meta = list(extra_losses), meta or {}
+        self.callbacks = list(callbacks) + ([TimeBudget(cfg.max_minutes)] if cfg.max_minutes else [])
         self.rt = runtime or Runtime.create(cfg)
         self.loss = L.LOSSES[cfg.loss]
         dev = self.rt.device
@@ -102,7 +105,6 @@ class Trainer:
         self.stopper = EarlyStopping(cfg.early_stop_metric, cfg.early_stop_mode, cfg.patience)
         self.step, self.d_steps = 0, 0
         self.d_skipped = self.g_skipped = False  # did the fp16 scaler skip this step's D / G update?
-        self._budget_mark = 0.0
         self.ckpt_root = self.run_dir / "checkpoints"
         self.writer = None
 
@@ -356,25 +358,38 @@ class Trainer:
                 self.export()
         return self.stopper.should_stop
 
-    def _out_of_time(self, t0: float) -> bool:
-        """Is the wall-clock budget ``train.max_minutes`` spent? The same answer on every process.
-
-        With validation on, it is asked after each validation and says yes when the next one would end past
-        the deadline (projected from the last interval): a run stops at the last validation that fits, so
-        no training goes unvalidated. Without validation it is asked every ``log_every`` steps. The main
-        process's clock decides for all (one broadcast per check), so every process stops at the same step.
-        """
+    def _log_step(self, losses: dict[str, float], bar, rate: float) -> None:
         cfg = self.cfg
-        every = cfg.val_every or cfg.log_every
-        if not cfg.max_minutes or self.step % every:
-            return False
-        now = time.perf_counter()
-        interval, self._budget_mark = now - max(self._budget_mark, t0), now
-        projected = now + interval if cfg.val_every else now
-        return bool(self.rt.from_main(projected - t0 > 60.0 * cfg.max_minutes))
+        bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+        if bar.disable and self.rt.is_main:  # no progress bar (logs to a file): a log line instead
+            log.info("step %d/%d %.2f steps/s %s", self.step, cfg.max_steps, rate,
+                     " ".join(f"{k}={v:.3g}" for k, v in losses.items()))
+        if self.writer is not None:
+            for k, v in losses.items():
+                self.writer.add_scalar(f"loss/{k}", v, self.step)
+            self.writer.add_scalar("perf/steps_per_s", rate, self.step)
+            self.writer.add_scalar("lr/g", self.sched_g.get_last_lr()[0], self.step)
+
+    def _validate(self) -> tuple[dict, str | None]:
+        """A scheduled validation, early stopping, then the callbacks; returns the metrics and a stop reason."""
+        metrics = self.run_validation()
+        if self._after_validation(metrics):
+            log.info("early stop at step %d: %s has not improved for %d validations (best %.4g at step %d)",
+                     self.step, self.cfg.early_stop_metric, self.cfg.patience, self.stopper.best,
+                     self.stopper.best_step)
+            return metrics, "early_stopping"
+        return metrics, self._ask_callbacks("on_validation_end", metrics)
+
+    def _ask_callbacks(self, hook: str, arg: dict) -> str | None:
+        """Call ``hook`` on every callback (all of them, in order); the first stop reason wins."""
+        reasons = [getattr(cb, hook)(self, arg) for cb in self.callbacks]
+        return next((r for r in reasons if r), None)
 
     def fit(self, resume: bool = False) -> TrainResult:
-        """Train until ``max_steps`` or early stopping; resume from the latest checkpoint when asked."""
+        """Train until ``max_steps``, early stopping or a callback's stop reason.
+
+        ``resume`` first restores the latest checkpoint of the run directory (if any).
+        """
         cfg = self.cfg
         if resume and (latest := self._latest_checkpoint()) is not None:
             self.load_state_dict(ckpt.load_checkpoint(latest))
@@ -384,35 +399,19 @@ class Trainer:
             self.writer = SummaryWriter(str(self.run_dir / "logs"), purge_step=self.step or None)
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not (cfg.progress and self.rt.is_main),
                    desc=self.run_dir.name, dynamic_ncols=True)
-        stopped, reason, metrics, t0, s0 = False, "max_steps", {}, time.perf_counter(), self.step
+        reason, metrics, t0, s0 = None, {}, time.perf_counter(), self.step
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
         try:
-            while self.step < cfg.max_steps and not stopped:
+            while self.step < cfg.max_steps and reason is None:
                 losses = self.train_step()
                 bar.update(1)
+                reason = self._ask_callbacks("on_step_end", losses)
                 if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
-                    rate = (self.step - s0) / max(time.perf_counter() - t0, 1e-9)
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
-                    if bar.disable and self.rt.is_main:  # no progress bar (logs to a file): a log line instead
-                        log.info("step %d/%d %.2f steps/s %s", self.step, cfg.max_steps, rate,
-                                 " ".join(f"{k}={v:.3g}" for k, v in losses.items()))
-                    if self.writer is not None:
-                        for k, v in losses.items():
-                            self.writer.add_scalar(f"loss/{k}", v, self.step)
-                        self.writer.add_scalar("perf/steps_per_s", rate, self.step)
-                        self.writer.add_scalar("lr/g", self.sched_g.get_last_lr()[0], self.step)
-                if cfg.val_every and self.step % cfg.val_every == 0:  # on schedule only: resume-exact
-                    metrics = self.run_validation()
-                    stopped = self._after_validation(metrics)
-                    if stopped:
-                        reason = "early_stopping"
-                        log.info("early stop at step %d: %s has not improved for %d validations (best %.4g at "
-                                 "step %d)", self.step, cfg.early_stop_metric, cfg.patience,
-                                 self.stopper.best, self.stopper.best_step)
-                if cfg.max_minutes and not stopped and self._out_of_time(t0):
-                    stopped, reason = True, "time_budget"
-                    log.info("step %d: the wall-clock budget train.max_minutes=%g is spent", self.step,
-                             cfg.max_minutes)
-                if self.step % cfg.ckpt_every == 0 or self.step == cfg.max_steps or stopped:
+                    self._log_step(losses, bar, (self.step - s0) / max(time.perf_counter() - t0, 1e-9))
+                if reason is None and cfg.val_every and self.step % cfg.val_every == 0:  # resume-exact schedule
+                    metrics, reason = self._validate()
+                if self.step % cfg.ckpt_every == 0 or self.step == cfg.max_steps or reason is not None:
                     if (latest := self._latest_checkpoint()) is None or latest.name != f"step-{self.step:08d}":
                         self.save()
         finally:
@@ -423,4 +422,5 @@ class Trainer:
         if self.rt.is_main and (self.stopper.best is None or not export_dir.exists()):
             self.export()  # without a watched metric the final EMA generator is the export
         self.rt.barrier()
-        return TrainResult(self.step, reason, self.stopper.best, self.stopper.best_step, export_dir, metrics)
+        return TrainResult(self.step, reason or "max_steps", self.stopper.best, self.stopper.best_step, export_dir,
+                           metrics)

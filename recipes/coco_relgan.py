@@ -34,10 +34,11 @@ import torch
 import multigan
 from multigan.config import ConfigError
 from multigan.distributed import Runtime
-from multigan.recipe import RunArgs, run_recipe
+from multigan.recipe import RunArgs, finish, fit, run_recipe
+from multigan.text.architectures import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from multigan.text.data import TokenIdsDataset, onehot_collate, read_lines, split_lines
 from multigan.text.evaluation import evaluate_generator
-from multigan.text.generator import TextGenerator, inverse_temperature, tokenizer_kwargs
+from multigan.text.generator import TemperatureSchedule, TextGenerator
 from multigan.text.metrics import BleuReferences
 from multigan.text.mle import is_done, load_pretrained, pretrain_mle
 from multigan.text.tokenizer import FILE_NAME, WordTokenizer
@@ -56,42 +57,6 @@ class DataConfig:
     max_sentences: int = 0  # use only the first N lines of ``path`` (0 = all; for smoke tests)
     max_length: int = 0  # word tokens per sentence; 0 = the longest training sentence (37 on COCO)
     min_frequency: int = 1
-
-
-@dataclass
-class GeneratorConfig:
-    """The generator architecture (``arch``) and its sizes; keys of other architectures are ignored."""
-
-    arch: Literal["relgan", "lstm", "gpt2"] = "relgan"
-    z_dim: int = 0
-    embed_dim: int = 32  # relgan, lstm
-    mem_slots: int = 1  # relgan
-    num_heads: int = 2
-    head_size: int = 256
-    hidden_dim: int = 32  # lstm
-    num_layers: int = 1
-    n_embd: int = 128  # gpt2
-    n_layer: int = 2
-    n_head: int = 2
-    dropout: float = 0.1
-    local_dir: str = ""  # gpt2: architecture (and weights) of a local save_pretrained folder
-
-
-@dataclass
-class DiscriminatorConfig:
-    """The discriminator architecture (``arch``) and its sizes."""
-
-    arch: Literal["cnn", "bert"] = "cnn"
-    embed_dim: int = 64  # cnn
-    num_rep: int = 64
-    filter_sizes: tuple[int, ...] = (2, 3, 4, 5)
-    num_filters: tuple[int, ...] = (300, 300, 300, 300)
-    hidden: int = 100
-    dropout: float = 0.25
-    hidden_size: int = 128  # bert
-    num_layers: int = 2
-    num_heads: int = 2
-    intermediate_size: int = 256
 
 
 @dataclass
@@ -148,8 +113,8 @@ PRESETS = {
     # a small relational memory and a narrow CNN D, one thread (OpenMP threads spin on a shared machine);
     # early stopping after 3 validations without a better score
     "cpu": {
-        "generator": {"arch": "relgan", "embed_dim": 32, "mem_slots": 1, "num_heads": 2, "head_size": 64},
-        "discriminator": {"arch": "cnn", "embed_dim": 64, "num_rep": 64, "num_filters": [64, 64, 64, 64]},
+        "generator": {"arch": "relgan", "relgan": {"embed_dim": 32, "mem_slots": 1, "num_heads": 2, "head_size": 64}},
+        "discriminator": {"arch": "cnn", "cnn": {"embed_dim": 64, "num_rep": 64, "num_filters": [64, 64, 64, 64]}},
         "mle": {"epochs": 10, "batch_size": 64, "lr": 1e-2, "patience": 3},
         "temperature": {"maximum": 100.0, "schedule": "exp"},
         "eval": {"samples": 1000},
@@ -158,8 +123,9 @@ PRESETS = {
     },
     # the published RelGAN COCO setup
     "gpu": {
-        "generator": {"arch": "relgan", "embed_dim": 32, "mem_slots": 1, "num_heads": 2, "head_size": 256},
-        "discriminator": {"arch": "cnn", "embed_dim": 64, "num_rep": 64, "num_filters": [300, 300, 300, 300]},
+        "generator": {"arch": "relgan", "relgan": {"embed_dim": 32, "mem_slots": 1, "num_heads": 2, "head_size": 256}},
+        "discriminator": {"arch": "cnn",
+                          "cnn": {"embed_dim": 64, "num_rep": 64, "num_filters": [300, 300, 300, 300]}},
         "mle": {"epochs": 150, "batch_size": 64, "lr": 1e-2, "select": "last"},
         "temperature": {"maximum": 100.0, "schedule": "exp"},
         "eval": {"samples": 2000},
@@ -168,9 +134,9 @@ PRESETS = {
     },
     # GPT-2 generator (soft tokens through inputs_embeds) against a BERT-style encoder
     "transformer": {
-        "generator": {"arch": "gpt2", "n_embd": 256, "n_layer": 4, "n_head": 4, "dropout": 0.1},
-        "discriminator": {"arch": "bert", "hidden_size": 256, "num_layers": 3, "num_heads": 4,
-                          "intermediate_size": 512, "dropout": 0.1},
+        "generator": {"arch": "gpt2", "gpt2": {"n_embd": 256, "n_layer": 4, "n_head": 4, "dropout": 0.1}},
+        "discriminator": {"arch": "bert", "bert": {"hidden_size": 256, "num_layers": 3, "num_heads": 4,
+                                                   "intermediate_size": 512, "dropout": 0.1}},
         "mle": {"epochs": 40, "batch_size": 64, "lr": 5e-4, "grad_clip": 1.0, "patience": 5},
         "temperature": {"maximum": 100.0, "schedule": "exp"},
         "eval": {"samples": 2000},
@@ -178,39 +144,6 @@ PRESETS = {
                   "log_every": 50, "device": "auto"},
     },
 }
-
-
-def build_generator(cfg: GeneratorConfig, tokenizer: WordTokenizer) -> TextGenerator:
-    """The configured generator, sized for ``tokenizer``."""
-    kw = {**tokenizer_kwargs(tokenizer), "z_dim": cfg.z_dim}
-    if cfg.arch == "relgan":
-        from multigan.text.relgan import RelGANGenerator
-        gen = RelGANGenerator(**kw, embed_dim=cfg.embed_dim, mem_slots=cfg.mem_slots, num_heads=cfg.num_heads,
-                              head_size=cfg.head_size)
-    elif cfg.arch == "lstm":
-        from multigan.text.lstm import LSTMGenerator
-        gen = LSTMGenerator(**kw, embed_dim=cfg.embed_dim, hidden_dim=cfg.hidden_dim, num_layers=cfg.num_layers)
-    else:
-        from multigan.text.hf import GPT2Generator
-        if cfg.local_dir:
-            gen = GPT2Generator.from_local_dir(cfg.local_dir, **kw)
-        else:
-            gen = GPT2Generator(**kw, n_embd=cfg.n_embd, n_layer=cfg.n_layer, n_head=cfg.n_head, dropout=cfg.dropout)
-    return gen.attach_tokenizer(tokenizer)
-
-
-def build_discriminator(cfg: DiscriminatorConfig, tokenizer: WordTokenizer) -> torch.nn.Module:
-    """The configured discriminator, sized for ``tokenizer``."""
-    if cfg.arch == "cnn":
-        from multigan.text.relgan import RelGANDiscriminator
-        try:
-            return RelGANDiscriminator(tokenizer.vocab_size, tokenizer.seq_len, cfg.embed_dim, cfg.num_rep,
-                                       cfg.filter_sizes, cfg.num_filters, cfg.hidden, cfg.dropout)
-        except ValueError as exc:
-            raise ConfigError(f"discriminator: {exc}") from None
-    from multigan.text.hf import BertDiscriminator
-    return BertDiscriminator(tokenizer.vocab_size, tokenizer.seq_len, cfg.hidden_size, cfg.num_layers,
-                             cfg.num_heads, cfg.intermediate_size, cfg.dropout)
 
 
 def selection_score(metrics: dict, cap: float) -> float:
@@ -238,123 +171,138 @@ def _fresh_start(out: Path) -> None:
             target.unlink()
 
 
+@dataclass
+class Corpus:
+    """The tokenised training and validation parts and the BLEU references."""
+
+    tokenizer: WordTokenizer
+    train_ids: torch.Tensor
+    val_ids: torch.Tensor
+    references: BleuReferences
+    references_name: str
+
+
+def prepare_corpus(cfg: DataConfig, out: Path, runtime: Runtime) -> Corpus:
+    """Split ``--data``, train (or reload) the tokenizer, encode both parts, read the references."""
+    lines = read_lines(cfg.path)
+    if cfg.max_sentences:
+        lines = lines[:cfg.max_sentences]
+    train_lines, val_lines = split_lines(lines, cfg.val_fraction, cfg.split_seed)
+    if not val_lines:
+        raise ConfigError("data.val_fraction must be > 0: the validation part selects the MLE epoch")
+    ref_lines = read_lines(cfg.test) if cfg.test else val_lines
+    tok_file = out / FILE_NAME
+    if tok_file.is_file():
+        tokenizer = WordTokenizer.load(tok_file)
+    else:
+        tokenizer = WordTokenizer.train(train_lines, cfg.max_length or None, cfg.min_frequency)
+        if runtime.is_main:
+            tokenizer.save(tok_file)
+    log.info("tokenizer: %s; %d training, %d validation sentences, %d references (%s)", tokenizer.describe(),
+             len(train_lines), len(val_lines), len(ref_lines), cfg.test or "validation part")
+    return Corpus(tokenizer, tokenizer.encode_batch(train_lines), tokenizer.encode_batch(val_lines),
+                  BleuReferences([tokenizer.split(s) for s in ref_lines], max_order=5),
+                  cfg.test or f"validation part ({len(ref_lines)} sentences)")
+
+
+class TextEvaluator:
+    """BLEU / self-BLEU / NLL_gen of a generator's samples, plus the model-selection ``score``."""
+
+    def __init__(self, corpus: Corpus, cfg: EvalConfig):
+        self.corpus, self.cfg = corpus, cfg
+
+    def __call__(self, g: TextGenerator, seed: int = 0) -> tuple[dict, list[list[str]]]:
+        e = self.cfg
+        metrics, hyps = evaluate_generator(
+            g, self.corpus.references, e.samples, seed=seed, temperature=e.temperature, nll_ids=self.corpus.val_ids,
+            self_bleu_samples=e.self_bleu_samples or None, fixed_self_bleu=e.fixed_self_bleu)
+        metrics["score"] = selection_score(metrics, e.self_bleu_cap)
+        return metrics, hyps
+
+    def validation(self, generator: TextGenerator):
+        """The trainer's validation callback: metrics of the EMA generator, G's inverse temperature, samples."""
+        def validate(ctx: multigan.ValidationContext) -> dict:
+            metrics, hyps = self(ctx.generator)
+            metrics["inv_temperature"] = float(generator.inv_temperature)
+            _log_samples(ctx.writer, "samples/adversarial", hyps, ctx.step, self.cfg.text_samples)
+            return metrics
+        return validate
+
+
+def mle_stage(cfg: CocoRelGANConfig, run: RunArgs, runtime: Runtime, gen: TextGenerator, corpus: Corpus,
+              evaluate: TextEvaluator) -> dict:
+    """Teacher-forcing pretraining on the main process (skipped when done); the others load its weights."""
+    mle_dir = run.out / "mle"
+    if run.init_from:
+        log.info("--init-from: MLE pretraining skipped (weights come from %s)", run.init_from)
+        return {}
+    if not runtime.is_main:
+        _wait_for(mle_dir)
+        load_pretrained(gen, mle_dir)
+        return {}
+    from torch.utils.tensorboard import SummaryWriter
+    writer = SummaryWriter(str(run.out / "logs" / "mle"))
+
+    def on_epoch(epoch: int, metrics: dict) -> None:
+        for k, v in metrics.items():
+            if k != "epoch":
+                writer.add_scalar(f"mle/{k}", v, epoch)
+
+    m = cfg.mle
+    result = pretrain_mle(gen, corpus.train_ids, corpus.val_ids, mle_dir, m.epochs, m.batch_size, m.lr,
+                          grad_clip=m.grad_clip, patience=m.patience, seed=cfg.train.seed, device=runtime.device,
+                          on_epoch=on_epoch, max_batches=m.max_batches, select=m.select)
+    metrics_file = mle_dir / "metrics.json"
+    if metrics_file.is_file():
+        metrics = json.loads(metrics_file.read_text())
+    else:
+        with multigan.rng.isolated():
+            metrics, hyps = evaluate(gen)
+        metrics.update(best_epoch=result.best_epoch, epochs=result.epochs, seconds=result.seconds)
+        metrics_file.write_text(json.dumps(metrics, indent=2))
+        _log_samples(writer, "samples/mle", hyps, result.best_epoch, cfg.eval.text_samples)
+    writer.close()
+    log.info("MLE generator (epoch %d): %s", result.best_epoch, _short(metrics))
+    return metrics
+
+
 def train(cfg: CocoRelGANConfig, run: RunArgs) -> dict:
     """Tokenizer, MLE pretraining, adversarial training, final evaluation (see the module docstring)."""
     t_cfg, e_cfg = cfg.train, cfg.eval
     runtime = Runtime.create(t_cfg)  # sets the CPU threads before the MLE stage
     multigan.rng.seed_everything(t_cfg.seed)
-    out = run.out
     if not run.resume and runtime.is_main:
-        _fresh_start(out)
+        _fresh_start(run.out)
     runtime.barrier()
-
-    lines = read_lines(cfg.data.path)
-    if cfg.data.max_sentences:
-        lines = lines[:cfg.data.max_sentences]
-    train_lines, val_lines = split_lines(lines, cfg.data.val_fraction, cfg.data.split_seed)
-    if not val_lines:
-        raise ConfigError("data.val_fraction must be > 0: the validation part selects the MLE epoch")
-    ref_lines = read_lines(cfg.data.test) if cfg.data.test else val_lines
-    tok_file = out / FILE_NAME
-    if tok_file.is_file():
-        tokenizer = WordTokenizer.load(tok_file)
-    else:
-        tokenizer = WordTokenizer.train(train_lines, cfg.data.max_length or None, cfg.data.min_frequency)
-        if runtime.is_main:
-            tokenizer.save(tok_file)
-    log.info("tokenizer: %s; %d training, %d validation sentences, %d references (%s)",
-             tokenizer.describe(), len(train_lines), len(val_lines), len(ref_lines),
-             cfg.data.test or "validation part")
-    train_ids, val_ids = tokenizer.encode_batch(train_lines), tokenizer.encode_batch(val_lines)
-    references = BleuReferences([tokenizer.split(s) for s in ref_lines], max_order=5)
-
-    gen = build_generator(cfg.generator, tokenizer)
-    disc = build_discriminator(cfg.discriminator, tokenizer)
+    corpus = prepare_corpus(cfg.data, run.out, runtime)
+    gen = build_generator(cfg.generator, corpus.tokenizer)
+    disc = build_discriminator(cfg.discriminator, corpus.tokenizer)
     log.info("generator %s: %.2f M parameters; discriminator %s: %.2f M", type(gen).__name__,
              sum(p.numel() for p in gen.parameters()) / 1e6, type(disc).__name__,
              sum(p.numel() for p in disc.parameters()) / 1e6)
+    evaluate = TextEvaluator(corpus, e_cfg)
+    mle_metrics = mle_stage(cfg, run, runtime, gen, corpus, evaluate)
 
-    def evaluate(g: TextGenerator, seed: int = 0) -> tuple[dict, list[list[str]]]:
-        metrics, hyps = evaluate_generator(
-            g, references, e_cfg.samples, seed=seed, temperature=e_cfg.temperature, nll_ids=val_ids,
-            self_bleu_samples=e_cfg.self_bleu_samples or None, fixed_self_bleu=e_cfg.fixed_self_bleu)
-        metrics["score"] = selection_score(metrics, e_cfg.self_bleu_cap)
-        return metrics, hyps
-
-    # --- stage 1: MLE --------------------------------------------------------------------------------------
-    mle_dir = out / "mle"
-    mle_metrics: dict = {}
-    if run.init_from:
-        log.info("--init-from: MLE pretraining skipped (weights come from %s)", run.init_from)
-    elif runtime.is_main:
-        from torch.utils.tensorboard import SummaryWriter
-        writer = SummaryWriter(str(out / "logs" / "mle"))
-
-        def on_epoch(epoch: int, metrics: dict) -> None:
-            for k, v in metrics.items():
-                if k != "epoch":
-                    writer.add_scalar(f"mle/{k}", v, epoch)
-
-        m = cfg.mle
-        result = pretrain_mle(gen, train_ids, val_ids, mle_dir, m.epochs, m.batch_size, m.lr, grad_clip=m.grad_clip,
-                              patience=m.patience, seed=t_cfg.seed, device=runtime.device, on_epoch=on_epoch,
-                              max_batches=m.max_batches, select=m.select)
-        metrics_file = mle_dir / "metrics.json"
-        if metrics_file.is_file():
-            mle_metrics = json.loads(metrics_file.read_text())
-        else:
-            with multigan.rng.isolated():
-                mle_metrics, hyps = evaluate(gen)
-            mle_metrics.update(best_epoch=result.best_epoch, epochs=result.epochs, seconds=result.seconds)
-            metrics_file.write_text(json.dumps(mle_metrics, indent=2))
-            _log_samples(writer, "samples/mle", hyps, result.best_epoch, e_cfg.text_samples)
-        writer.close()
-        log.info("MLE generator (epoch %d): %s", result.best_epoch, _short(mle_metrics))
-    if not run.init_from and not runtime.is_main:  # the other processes take the main process's MLE weights
-        _wait_for(mle_dir)
-        load_pretrained(gen, mle_dir)
-
-    # --- stage 2: adversarial ------------------------------------------------------------------------------
-    def temperature_schedule(fake: torch.Tensor, batch: dict) -> torch.Tensor:
-        """Zero loss; sets the inverse temperature of the next iteration's roll-outs."""
-        gen.set_inverse_temperature(inverse_temperature(trainer.step + 1, t_cfg.max_steps, cfg.temperature.maximum,
-                                                        cfg.temperature.schedule))
-        return fake.new_zeros(())
-
-    def validate(ctx: multigan.ValidationContext) -> dict:
-        metrics, hyps = evaluate(ctx.generator)
-        metrics["inv_temperature"] = float(gen.inv_temperature)
-        _log_samples(ctx.writer, "samples/adversarial", hyps, ctx.step, e_cfg.text_samples)
-        return metrics
-
-    collate = None
+    collate = {}
     if t_cfg.r1_gamma > 0 or t_cfg.gp_weight > 0:  # they need gradients w.r.t. a float real input
-        collate = onehot_collate(tokenizer.vocab_size)
-    trainer = multigan.Trainer(gen, disc, t_cfg, TokenIdsDataset(train_ids), out,
-                               extra_losses=[multigan.ExtraLoss("temperature_schedule", 1.0, temperature_schedule)],
-                               validate=validate, runtime=runtime, meta={"recipe": "coco_relgan"},
-                               **({"collate_fn": collate} if collate else {}))
-    if run.init_from:
-        trainer.init_weights_from(run.init_from)
-    gen.set_inverse_temperature(1.0)  # a resumed run restores its value with the checkpoint
-    start = time.perf_counter()
-    result = trainer.fit(resume=run.resume)
-    seconds = time.perf_counter() - start
+        collate = {"collate_fn": onehot_collate(corpus.tokenizer.vocab_size)}
+    schedule = TemperatureSchedule(gen, t_cfg.max_steps, cfg.temperature.maximum, cfg.temperature.schedule)
+    trainer = multigan.Trainer(gen, disc, t_cfg, TokenIdsDataset(corpus.train_ids), run.out,
+                               validate=evaluate.validation(gen), runtime=runtime, callbacks=[schedule],
+                               meta={"recipe": "coco_relgan"}, **collate)
+    result, seconds = fit(trainer, run)
     if not runtime.is_main:
         return {}
 
-    # --- final evaluation of the export ------------------------------------------------------------------
-    exported = multigan.load(out, device=runtime.device)
+    exported = multigan.load(run.out, device=runtime.device)
     adv_metrics, _ = evaluate(exported)
-    exported.write_samples(e_cfg.final_samples, out / "samples.txt", seed=0, temperature=e_cfg.temperature)
+    exported.write_samples(e_cfg.final_samples, run.out / "samples.txt", seed=0, temperature=e_cfg.temperature)
     summary = {"mle": mle_metrics, "adversarial": adv_metrics, "export_step": exported.export_meta.get("step"),
                "steps": result.step, "stop_reason": result.stop_reason, "adversarial_seconds": round(seconds, 1),
-               "references": cfg.data.test or f"validation part ({len(ref_lines)} sentences)",
-               "tokenizer": tokenizer.describe(), "config": {"generator": asdict(cfg.generator)}}
-    (out / "metrics.json").write_text(json.dumps(summary, indent=2))
+               "references": corpus.references_name, "tokenizer": corpus.tokenizer.describe(),
+               "config": {"generator": asdict(cfg.generator)}}
     log.info("exported generator (step %s): %s", summary["export_step"], _short(adv_metrics))
-    print(json.dumps({"mle": _short(mle_metrics), "adversarial": _short(adv_metrics)}))
-    return summary
+    return finish(run, summary, {"mle": _short(mle_metrics), "adversarial": _short(adv_metrics)})
 
 
 def _wait_for(mle_dir: Path, poll_s: float = 5.0) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 
 import multigan
-from multigan.recipe import RunArgs, fit, run_recipe
+from multigan.recipe import RunArgs, finish, fit, run_recipe
 from multigan.toy import RingDataset, RingDiscriminator, RingGenerator, first_item, plot_samples, ring_metrics
 
 log = logging.getLogger("multigan")
@@ -94,12 +94,10 @@ def train(cfg: ToyRingConfig, run: RunArgs) -> dict:
     samples = exported.generate(d.eval_samples, seed=0)
     metrics = {**ring_metrics(samples, d.modes, d.radius, d.std), "export_step": exported.export_meta["step"],
                "steps": result.step, "train_seconds": round(seconds, 1), "loss": cfg.train.loss}
-    (run.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     plot_samples(samples, run.out / "samples.png", d.modes, d.radius,
                  f"{metrics['modes_covered']:.0f}/8 modes, quality {metrics['high_quality']:.2f}")
     log.info("export (step %d): %s", metrics["export_step"], json.dumps(metrics))
-    print(json.dumps(metrics))
-    return metrics
+    return finish(run, metrics)
 
 
 def main(argv=None) -> dict:

@@ -19,8 +19,8 @@ from multigan.text.tokenizer import WordTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["data.max_sentences=200", "data.val_fraction=0.2", "mle.epochs=2", "mle.batch_size=32",
-        "generator.head_size=16", "generator.embed_dim=16", "discriminator.embed_dim=16", "discriminator.num_rep=8",
-        "discriminator.num_filters=[8,8,8,8]", "train.batch_size=16", "train.n_critic=2", "train.val_every=2",
+        "generator.relgan.head_size=16", "generator.relgan.embed_dim=16", "discriminator.cnn.embed_dim=16",
+        "discriminator.cnn.num_rep=8", "discriminator.cnn.num_filters=[8,8,8,8]", "train.batch_size=16", "train.n_critic=2", "train.val_every=2",
         "train.ckpt_every=2", "train.progress=false", "train.cpu_threads=1", "eval.samples=40",
         "eval.final_samples=20", "temperature.maximum=10", "train.ema_decay=0.999"]
 

@@ -152,6 +152,32 @@ def test_time_budget_stops_at_a_validation(tmp_path):
     assert [s for s, _ in list_checkpoints(tmp_path / "run" / "checkpoints")] == [3]
 
 
+def test_callbacks_run_on_every_step_and_may_stop(tmp_path):
+    class Recorder(multigan.Callback):
+        def __init__(self):
+            self.started, self.steps, self.validations = 0, [], []
+
+        def on_fit_start(self, trainer):
+            self.started += 1
+
+        def on_step_end(self, trainer, losses):
+            self.steps.append(trainer.step)
+            assert "d_adv" in losses and "g_adv" in losses
+
+        def on_validation_end(self, trainer, metrics):
+            self.validations.append((trainer.step, metrics["m"]))
+            return "enough" if trainer.step >= 4 else None
+
+    rec = Recorder()
+    t = make_trainer(tmp_path, max_steps=10, val_every=2, ckpt_every=100)
+    t.callbacks.append(rec)
+    t.validate_fn = lambda ctx: {"m": float(ctx.step)}
+    result = t.fit()
+    assert rec.started == 1 and rec.steps == [1, 2, 3, 4] and rec.validations == [(2, 2.0), (4, 4.0)]
+    assert result.stop_reason == "enough" and result.step == 4
+    assert [s for s, _ in list_checkpoints(tmp_path / "run" / "checkpoints")] == [4]
+
+
 def test_ema_moves_and_is_exported(tmp_path):
     t = make_trainer(tmp_path, max_steps=6, ema_decay=0.5)
     ema0 = snapshot(t.ema.module)

@@ -29,6 +29,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
+from ..callbacks import Callback
 from ..errors import MultiganError
 from ..generator import ExportableGenerator
 from .tokenizer import FILE_NAME, WordTokenizer
@@ -249,6 +250,26 @@ class TextGenerator(ExportableGenerator):
         """Teacher-forcing inputs: ``<bos>`` followed by ``ids[:, :-1]``."""
         bos = torch.full_like(ids[:, :1], bos_id)
         return torch.cat([bos, ids[:, :-1]], dim=1)
+
+
+class TemperatureSchedule(Callback):
+    """A trainer callback: after each adversarial step, sets the generator's inverse temperature to
+    :func:`inverse_temperature` of the steps done (RelGAN's annealing from 1 to ``maximum``)."""
+
+    def __init__(self, generator: "TextGenerator", total_steps: int, maximum: float,
+                 schedule: Literal["exp", "linear", "constant"] = "exp"):
+        inverse_temperature(0, total_steps, maximum, schedule)  # checks the settings now, not after step 1
+        self.generator, self.total_steps, self.maximum, self.schedule = generator, total_steps, maximum, schedule
+
+    def on_fit_start(self, trainer) -> None:
+        self._set(trainer.step)  # 1 on a fresh start or after --init-from; the saved value on resume
+
+    def on_step_end(self, trainer, losses: dict[str, float]) -> None:
+        self._set(trainer.step)
+
+    def _set(self, step: int) -> None:
+        self.generator.set_inverse_temperature(inverse_temperature(step, self.total_steps, self.maximum,
+                                                                   self.schedule))
 
 
 def tokenizer_kwargs(tokenizer: WordTokenizer) -> dict:
