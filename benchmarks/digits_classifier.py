@@ -28,17 +28,16 @@ sys.path.insert(0, str(REPO))  # run as a script from any directory, without ins
 
 import torch  # noqa: E402
 
-from multigan.audio.dataset import fsdd_split  # noqa: E402
-from multigan.audio.digits import (  # noqa: E402
+from multigan.audio.spoken_digits import (  # noqa: E402
     DigitClassifierConfig,
     DigitEvaluator,
-    cache_entry,
     classifier_accuracy,
+    fsdd_split,
     load_fsdd,
     real_anchors,
-    save_classifier,
     train_classifier,
 )
+from multigan.audio.spoken_digits.cache import cache_entry, save_classifier  # noqa: E402
 
 DEFAULT_DATA = "../shared/data/fsdd/recordings"
 DEFAULT_OUT = "benchmarks/results/digits_classifier.json"

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 import multigan  # noqa: E402
-from multigan.audio.digits import DigitEvaluator  # noqa: E402
+from multigan.audio.spoken_digits import DigitEvaluator  # noqa: E402
 
 KEYS = ("label_accuracy", "inception_score", "inception_score_std", "fid", "d_self", "d_train")
 

@@ -11,10 +11,8 @@ constructor arguments); :func:`multigan.load` rebuilds the generator from it.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .errors import MultiganError
+from .files import write_atomically
 
 CHECKPOINT_RE = re.compile(r"^step-(\d{8})$")
 TENSORS_FILE, STATE_FILE = "tensors.safetensors", "state.json"
@@ -81,35 +80,6 @@ def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return skeleton
 
 
-# --- atomic folders -----------------------------------------------------------------------------------------
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def _write_folder_atomically(final: Path, write: "callable") -> Path:
-    """Call ``write(tmp_dir)``, then rename the temporary folder to ``final`` (replacing an old one)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    try:
-        write(tmp)
-        for f in tmp.iterdir():
-            if f.is_file():
-                _fsync_file(f)
-        if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
-
-
 # --- training checkpoints -----------------------------------------------------------------------------------
 
 def save_checkpoint(root: str | Path, step: int, state: dict) -> Path:
@@ -120,7 +90,7 @@ def save_checkpoint(root: str | Path, step: int, state: dict) -> Path:
         save_file(tensors, str(tmp / TENSORS_FILE))
         (tmp / STATE_FILE).write_text(json.dumps(skeleton))
 
-    return _write_folder_atomically(Path(root) / f"step-{step:08d}", write)
+    return write_atomically(Path(root) / f"step-{step:08d}", write, folder=True)
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -180,4 +150,4 @@ def export_generator(generator: torch.nn.Module, out_dir: str | Path, meta: dict
         if callable(assets):
             assets(tmp)
 
-    return _write_folder_atomically(Path(out_dir), write)
+    return write_atomically(Path(out_dir), write, folder=True)

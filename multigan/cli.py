@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--device", default="cpu")
     gen.set_defaults(func=_cmd_generate)
 
-    from .audio.digits import register as register_eval_digits
+    from .audio.spoken_digits.cli import register as register_eval_digits
     from .audio.vocoder import register as register_vocode
     from .text.cli import register as register_text
 

@@ -16,11 +16,14 @@ import torch
 from torch.utils.data import Dataset
 
 import multigan
-from multigan.audio.fsdd_training import DigitEval, FSDDData, fsdd_train_set, train_digit_gan
+from multigan.audio.spoken_digits.recipe_support import DigitEval, FSDDData, fsdd_train_set, train_digit_gan
 from multigan.audio.specgan import SpecGANDiscriminator, SpecGANGenerator
 from multigan.recipe import RunArgs, run_recipe
 
 log = logging.getLogger("multigan")
+
+#: The recordings folder in this repository's layout (``--data`` for another).
+DEFAULT_DATA = "../shared/data/fsdd/recordings"
 
 
 @dataclass
@@ -42,7 +45,7 @@ class SpecGANModel:
 class FSDDSpecGANConfig:
     """Everything the recipe reads."""
 
-    data: FSDDData = field(default_factory=FSDDData)
+    data: FSDDData = field(default_factory=lambda: FSDDData(path=DEFAULT_DATA))
     model: SpecGANModel = field(default_factory=SpecGANModel)
     eval: DigitEval = field(default_factory=DigitEval)
     train: multigan.TrainConfig = field(default_factory=multigan.TrainConfig)

@@ -12,9 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import multigan
-from multigan.audio.fsdd_training import DigitEval, FSDDData, fsdd_train_set, train_digit_gan
+from multigan.audio.spoken_digits.recipe_support import DigitEval, FSDDData, fsdd_train_set, train_digit_gan
 from multigan.audio.wavegan import WaveGANDiscriminator, WaveGANGenerator
 from multigan.recipe import RunArgs, run_recipe
+
+#: The recordings folder in this repository's layout (``--data`` for another).
+DEFAULT_DATA = "../shared/data/fsdd/recordings"
 
 
 @dataclass
@@ -34,7 +37,7 @@ class WaveGANModel:
 class FSDDWaveGANConfig:
     """Everything the recipe reads."""
 
-    data: FSDDData = field(default_factory=FSDDData)
+    data: FSDDData = field(default_factory=lambda: FSDDData(path=DEFAULT_DATA))
     model: WaveGANModel = field(default_factory=WaveGANModel)
     eval: DigitEval = field(default_factory=DigitEval)
     train: multigan.TrainConfig = field(default_factory=multigan.TrainConfig)

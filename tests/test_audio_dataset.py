@@ -1,4 +1,4 @@
-"""Tests of multigan.audio.dataset (AudioFolder on real FSDD clips) and multigan.audio.features."""
+"""Tests of multigan.audio.dataset (AudioFolder and audio_files on real FSDD clips) and multigan.audio.features."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import soundfile as sf
 import torch
 from torch.utils.data import DataLoader
 
-from multigan.audio import FSDD_PATTERN, AudioDatasetError, AudioFolder, fsdd_split, load_audio
+from multigan.audio import AudioDatasetError, AudioFolder, audio_files, load_audio
 from multigan.audio.features import LogMagSpectrogram, LogMel, SpecNormalizer, griffin_lim
+from multigan.audio.spoken_digits import FSDD_PATTERN, fsdd_split
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FSDD = DATA / "fsdd" / "recordings"
@@ -34,6 +35,11 @@ def real_dir(tmp_path_factory) -> Path:
     for name in REAL_NAMES:
         shutil.copy(FSDD / name, root / name)
     return root
+
+
+def fsdd_folder(root: Path, canvas: int = CANVAS, **options) -> AudioFolder:
+    """An 8 kHz AudioFolder reading FSDD names (digit labels, speakers, the official split) unless overridden."""
+    return AudioFolder(root, 8000, canvas, **{"label_pattern": FSDD_PATTERN, "split_fn": fsdd_split, **options})
 
 
 def _copy_real(real_dir: Path, dest: Path, names: list[str]) -> None:
@@ -82,7 +88,7 @@ BAD = {
 
 def test_all_bad_files_are_listed_in_one_error(bad_dir: Path) -> None:
     with pytest.raises(AudioDatasetError) as err:
-        AudioFolder(bad_dir, 8000, CANVAS)
+        fsdd_folder(bad_dir)
     message = str(err.value)
     for name, reason in BAD.items():
         line = next((ln for ln in message.splitlines() if name in ln), None)
@@ -95,7 +101,7 @@ def test_all_bad_files_are_listed_in_one_error(bad_dir: Path) -> None:
 
 def test_skip_bad_keeps_the_good_files(bad_dir: Path, caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="multigan"):
-        ds = AudioFolder(bad_dir, 8000, CANVAS, skip_bad=True)
+        ds = fsdd_folder(bad_dir, skip_bad=True)
     assert sorted(item.path.name for item in ds.items) == sorted(REAL_NAMES[:10])
     assert ds.items[-1].path.parent.name == "sub"  # recursive, sorted by relative path
     warning = "\n".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
@@ -107,28 +113,28 @@ def test_long_listing_is_capped(tmp_path: Path) -> None:
     for i in range(57):
         (tmp_path / f"{i % 10}_junk_{i}.wav").write_text("junk")
     with pytest.raises(AudioDatasetError, match="and 7 more") as err:
-        AudioFolder(tmp_path, 8000, CANVAS)
+        fsdd_folder(tmp_path)
     assert len(err.value.bad) == 57
     assert len(str(err.value).splitlines()) < 60
     with pytest.raises(AudioDatasetError, match="no usable audio file left"):
-        AudioFolder(tmp_path, 8000, CANVAS, skip_bad=True)
+        fsdd_folder(tmp_path, skip_bad=True)
 
 
 def test_empty_or_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("no audio here")
     with pytest.raises(AudioDatasetError, match=re.escape(str(tmp_path))):
-        AudioFolder(tmp_path, 8000, CANVAS)
+        fsdd_folder(tmp_path)
     with pytest.raises(AudioDatasetError, match="does not exist"):
-        AudioFolder(tmp_path / "nope", 8000, CANVAS)
+        fsdd_folder(tmp_path / "nope")
 
 
 def test_invalid_options_are_named(real_dir: Path) -> None:
     with pytest.raises(ValueError, match="crop="):
-        AudioFolder(real_dir, 8000, CANVAS, crop="center")
+        fsdd_folder(real_dir, crop="center")
     with pytest.raises(ValueError, match="canvas"):
-        AudioFolder(real_dir, 8000, 0)
+        fsdd_folder(real_dir, 0)
     with pytest.raises(ValueError, match="label"):
-        AudioFolder(real_dir, 8000, CANVAS, label_pattern=r"^\d_")
+        fsdd_folder(real_dir, label_pattern=r"^\d_")
 
 
 # ------------------------------------------------------------------------------------- labels and splits
@@ -139,9 +145,9 @@ def test_fsdd_split_and_labels_on_real_names(real_dir: Path) -> None:
     assert fsdd_split(Path("x") / "9_yweweler_49.wav") == "train"
     with pytest.raises(ValueError, match="FSDD"):
         fsdd_split("LJ001-0001.wav")
-    full = AudioFolder(real_dir, 8000, CANVAS)
-    train = AudioFolder(real_dir, 8000, CANVAS, split="train")
-    test = AudioFolder(real_dir, 8000, CANVAS, split="test")
+    full = fsdd_folder(real_dir)
+    train = fsdd_folder(real_dir, split="train")
+    test = fsdd_folder(real_dir, split="test")
     assert len(full) == len(REAL_NAMES) and len(train) == len(test) == len(REAL_NAMES) // 2
     assert all(int(re.match(FSDD_PATTERN, i.path.name)["take"]) >= 5 for i in train.items)
     assert all(int(i.fields["take"]) < 5 for i in test.items)
@@ -158,25 +164,42 @@ def test_fsdd_split_and_labels_on_real_names(real_dir: Path) -> None:
 def test_class_indices_are_stable_across_splits(real_dir: Path, tmp_path: Path) -> None:
     # the test split holds only digit 9, but its index is still the one the train split uses
     _copy_real(real_dir, tmp_path, ["0_george_7.wav", "9_george_7.wav", "9_george_0.wav"])
-    test = AudioFolder(tmp_path, 8000, CANVAS, split="test")
+    test = fsdd_folder(tmp_path, split="test")
     assert test.classes == [0, 9] and [int(test[i]["cond"]) for i in range(len(test))] == [1]
-    explicit = AudioFolder(tmp_path, 8000, CANVAS, labels=list(range(10)))
+    explicit = fsdd_folder(tmp_path, labels=list(range(10)))
     assert explicit.num_classes == 10 and sorted(int(x["cond"]) for x in explicit) == [0, 9, 9]
-    subset = AudioFolder(tmp_path, 8000, CANVAS, labels=[9])
+    subset = fsdd_folder(tmp_path, labels=[9])
     assert len(subset) == 2 and {int(x["cond"]) for x in subset} == {0}
 
 
 def test_unconditional_folder_has_no_cond(real_dir: Path) -> None:
-    ds = AudioFolder(real_dir, 8000, CANVAS, label_pattern=None)
+    ds = AudioFolder(real_dir, 8000, CANVAS)  # no label_pattern: unconditional
     assert ds.num_classes == 0 and not ds.conditional
     assert set(ds[0]) == {"real"}
+    with pytest.raises(ValueError, match="split_fn"):  # no split rule is assumed either
+        AudioFolder(real_dir, 8000, CANVAS, split="train")
+
+
+def test_audio_files_lists_audio_sorted_by_relative_path(tmp_path: Path) -> None:
+    for rel in ("b.WAV", "a.flac", "sub/c.ogg", "sub/deeper/d.wav", "notes.txt", "e.mp3"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    (tmp_path / "folder.wav").mkdir()  # a folder named like audio is not a file
+
+    def names(paths: list[Path]) -> list[str]:
+        return [p.relative_to(tmp_path).as_posix() for p in paths]
+
+    assert names(audio_files(tmp_path)) == ["a.flac", "b.WAV", "sub/c.ogg", "sub/deeper/d.wav"]
+    assert names(audio_files(tmp_path, ("wav",), recursive=False)) == ["b.WAV"]
+    assert names(audio_files(tmp_path, [".MP3"])) == ["e.mp3"]
+    assert audio_files(tmp_path / "missing") == []
 
 
 # ------------------------------------------------------------------------------------------------ canvas
 
 
 def test_pad_canvas_left_aligns_and_zero_pads(real_dir: Path) -> None:
-    ds = AudioFolder(real_dir, 8000, CANVAS)
+    ds = fsdd_folder(real_dir)
     for index in (0, 7, 13):
         raw = load_audio(ds.items[index].path, 8000)
         real = ds[index]["real"]
@@ -194,18 +217,18 @@ def test_pad_canvas_truncates_within_margin_and_resamples(tmp_path: Path) -> Non
     data = _noise(int(CANVAS * 1.2))  # 20% too long: within max_excess=0.25
     _write(tmp_path / "1_syn_9.wav", data)
     _write(tmp_path / "2_syn_9.wav", _noise(16000, seed=1), rate=16000)  # 1 s at 16 kHz
-    ds = AudioFolder(tmp_path, 8000, CANVAS)
+    ds = fsdd_folder(tmp_path)
     np.testing.assert_allclose(ds[0]["real"][0].numpy(), data[:CANVAS], atol=1 / 32768)
     assert ds.items[1].frames == 8000 and ds[1]["real"].shape == (1, CANVAS)
     with pytest.raises(AudioDatasetError, match="too long"):
-        AudioFolder(tmp_path, 8000, CANVAS, max_excess=0.1)
+        fsdd_folder(tmp_path, max_excess=0.1)
 
 
 def test_random_crop_is_reproducible_under_torch_seed(tmp_path: Path) -> None:
     data = _noise(CANVAS * 2)
     _write(tmp_path / "1_syn_9.wav", data)
     _write(tmp_path / "2_syn_9.wav", _noise(CANVAS // 2, seed=1))
-    ds = AudioFolder(tmp_path, 8000, CANVAS, crop="random")
+    ds = fsdd_folder(tmp_path, crop="random")
     stored = load_audio(tmp_path / "1_syn_9.wav", 8000)
     offsets = set()
     for seed in range(6):
@@ -222,8 +245,8 @@ def test_random_crop_is_reproducible_under_torch_seed(tmp_path: Path) -> None:
 
 
 def test_uncached_items_equal_cached(real_dir: Path) -> None:
-    cached = AudioFolder(real_dir, 8000, CANVAS, split="test")
-    lazy = AudioFolder(real_dir, 8000, CANVAS, split="test", cache=False)
+    cached = fsdd_folder(real_dir, split="test")
+    lazy = fsdd_folder(real_dir, split="test", cache=False)
     for index in (0, 5):
         assert torch.equal(cached[index]["real"], lazy[index]["real"])
         assert torch.equal(cached[index]["cond"], lazy[index]["cond"])
@@ -233,7 +256,7 @@ def test_uncached_items_equal_cached(real_dir: Path) -> None:
 
 
 def test_feature_shapes_and_normalizer(real_dir: Path) -> None:
-    ds = AudioFolder(real_dir, 8000, CANVAS, split="test")
+    ds = fsdd_folder(real_dir, split="test")
     batch = next(iter(DataLoader(ds, batch_size=4)))["real"]  # [4, 1, 8000]
     logmag = LogMagSpectrogram(n_fft=256, hop=128)
     spec = logmag(batch)

@@ -1,5 +1,5 @@
-"""Tests of multigan.audio.digits: IS/FID/nearest-neighbour metrics, the digit classifier, its cache,
-``eval_digits`` and the ``eval-digits`` sub-command (tiny classifiers on copies of real FSDD clips)."""
+"""Tests of multigan.metrics (IS/FID/nearest-neighbour) and multigan.audio.spoken_digits: the digit classifier,
+its cache, ``eval_digits`` and the ``eval-digits`` sub-command (tiny classifiers on copies of real FSDD clips)."""
 
 from __future__ import annotations
 
@@ -14,26 +14,29 @@ import pytest
 import soundfile as sf
 import torch
 
-from multigan.audio import digits
-from multigan.audio.digits import (
-    DigitClassifier,
-    DigitClassifierConfig,
+from multigan import cli
+from multigan.audio.io import load_audio
+from multigan.audio.spoken_digits import cache, evaluator
+from multigan.audio.spoken_digits.classifier import DigitClassifier, DigitClassifierConfig
+from multigan.audio.spoken_digits.cli import register
+from multigan.audio.spoken_digits.data import load_fsdd
+from multigan.audio.spoken_digits.evaluator import (
     DigitEvaluator,
     DigitReference,
-    classifier_accuracy,
     eval_digits,
     evaluate_samples,
+    real_anchors,
+)
+from multigan.audio.spoken_digits.recipe_support import FSDDData, fsdd_train_set
+from multigan.audio.spoken_digits.training import classifier_accuracy, train_classifier
+from multigan.config import ConfigError, from_dict
+from multigan.metrics import (
     fid,
     inception_score,
     label_accuracy,
-    load_fsdd,
-    load_or_train_classifier,
     nearest_neighbour_distances,
-    real_anchors,
-    register,
-    train_classifier,
+    predicted_class_entropy,
 )
-from multigan.audio.io import load_audio
 
 FSDD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fsdd" / "recordings"
 SPEAKERS = ("george", "jackson", "nicolas", "theo", "yweweler")
@@ -151,6 +154,11 @@ def test_label_accuracy():
         label_accuracy(probs, [1, 2])
 
 
+def test_predicted_class_entropy():
+    assert predicted_class_entropy(np.eye(10)[np.arange(50) % 10]) == pytest.approx(math.log(10))
+    assert predicted_class_entropy(torch.eye(4)[[3, 3, 3]]) == 0.0
+
+
 # --------------------------------------------------------------------------------------- classifier
 
 
@@ -192,56 +200,56 @@ def test_training_leaves_the_global_rng_alone(fsdd_dir: Path):
 
 def test_cache_hit_miss_and_retrain_on_data_change(fsdd_dir: Path, tmp_path: Path, monkeypatch):
     data = _copy_tree(fsdd_dir, tmp_path / "data")
-    cache = tmp_path / "cache"
+    cache_dir = tmp_path / "cache"
     config = DigitClassifierConfig(channels=(4, 8), embed_dim=8, epochs=1, batch_size=50)
     calls = []
-    real_train = digits.train_classifier
+    real_train = cache.train_classifier
 
     def counting_train(*args, **kwargs):
         calls.append(1)
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(digits, "train_classifier", counting_train)
-    first = load_or_train_classifier(data, cache, config)
+    monkeypatch.setattr(cache, "train_classifier", counting_train)
+    first = cache.load_or_train_classifier(data, cache_dir, config)
     assert len(calls) == 1
-    entries = [p for p in cache.iterdir() if p.is_dir()]
+    entries = [p for p in cache_dir.iterdir() if p.is_dir()]
     assert len(entries) == 1
     assert sorted(p.name for p in entries[0].iterdir()) == ["classifier.json", "classifier.safetensors"]
     meta = json.loads((entries[0] / "classifier.json").read_text())["meta"]
     assert meta["train_clips"] == 200 and 0.0 <= meta["test_accuracy"] <= 1.0
 
-    second = load_or_train_classifier(data, cache, config)  # hit: same weights, no training
+    second = cache.load_or_train_classifier(data, cache_dir, config)  # hit: same weights, no training
     assert len(calls) == 1
     for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
         assert torch.equal(a, b), name
     assert not second.training
 
     (data / "9_theo_33.wav").unlink()  # the dataset changed: miss
-    load_or_train_classifier(data, cache, config)
+    cache.load_or_train_classifier(data, cache_dir, config)
     assert len(calls) == 2
     shutil.copy(fsdd_dir / "9_theo_33.wav", data / "9_theo_33.wav")  # same content again: hit
-    load_or_train_classifier(data, cache, config)
+    cache.load_or_train_classifier(data, cache_dir, config)
     assert len(calls) == 2
-    load_or_train_classifier(data, cache, DigitClassifierConfig(channels=(4, 8), embed_dim=8, epochs=1,
-                                                                batch_size=50, seed=1))  # new config: miss
+    new_config = DigitClassifierConfig(channels=(4, 8), embed_dim=8, epochs=1, batch_size=50, seed=1)
+    cache.load_or_train_classifier(data, cache_dir, new_config)  # new config: miss
     assert len(calls) == 3
 
 
 def test_corrupt_cache_entry_is_retrained(fsdd_dir: Path, tmp_path: Path):
     config = DigitClassifierConfig(channels=(4,), embed_dim=4, epochs=1, batch_size=100)
-    load_or_train_classifier(fsdd_dir, tmp_path, config)
+    cache.load_or_train_classifier(fsdd_dir, tmp_path, config)
     entry = next(p for p in tmp_path.iterdir() if p.is_dir())
     (entry / "classifier.safetensors").write_bytes(b"not a safetensors file")
-    model = load_or_train_classifier(fsdd_dir, tmp_path, config)
+    model = cache.load_or_train_classifier(fsdd_dir, tmp_path, config)
     assert isinstance(model, DigitClassifier)
     assert len((entry / "classifier.safetensors").read_bytes()) > 100
 
 
 def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("MULTIGAN_CACHE", str(tmp_path))
-    assert digits.default_cache_dir() == tmp_path / "digits"
+    assert cache.default_cache_dir() == tmp_path / "digits"
     monkeypatch.delenv("MULTIGAN_CACHE")
-    assert digits.default_cache_dir() == Path.home() / ".cache" / "multigan" / "digits"
+    assert cache.default_cache_dir() == Path.home() / ".cache" / "multigan" / "digits"
 
 
 # ---------------------------------------------------------------------------------------- evaluation
@@ -329,7 +337,7 @@ def test_eval_digits_with_a_trained_classifier_and_anchors(fsdd_dir: Path, tiny:
 
 
 def test_eval_digits_cli_subcommand(fsdd_dir: Path, tiny: DigitClassifier, tmp_path: Path, monkeypatch, capsys):
-    monkeypatch.setattr(digits, "load_or_train_classifier", lambda *args, **kwargs: tiny)
+    monkeypatch.setattr(evaluator, "load_or_train_classifier", lambda *args, **kwargs: tiny)
     samples = _write_samples(fsdd_dir, tmp_path / "samples", _sample_names(2))
     parser = argparse.ArgumentParser(prog="multigan")
     register(parser.add_subparsers(dest="command", required=True))
@@ -342,5 +350,17 @@ def test_eval_digits_cli_subcommand(fsdd_dir: Path, tiny: DigitClassifier, tmp_p
     assert printed["n_samples"] == 20 and 0.0 <= printed["label_accuracy"] <= 1.0
     assert printed["anchors"]["n"] == 20
 
-    assert digits.main(["eval-digits", "--data", str(fsdd_dir), "--samples", str(tmp_path / "missing")]) == 2
+    assert cli.main(["eval-digits", "--data", str(fsdd_dir), "--samples", str(tmp_path / "missing")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------- recipe support
+
+
+def test_fsdd_data_needs_a_folder_and_the_train_set_is_the_train_split(fsdd_dir: Path):
+    with pytest.raises(ConfigError, match="--data"):
+        from_dict(FSDDData, {"path": ""})
+    conditional = fsdd_train_set(FSDDData(path=str(fsdd_dir)), canvas=8192)
+    assert len(conditional) == 200 and conditional.num_classes == 10 and conditional[0]["real"].shape == (1, 8192)
+    unconditional = fsdd_train_set(FSDDData(path=str(fsdd_dir), conditional=False), canvas=8192)
+    assert len(unconditional) == 200 and unconditional.num_classes == 0

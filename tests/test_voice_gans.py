@@ -10,8 +10,9 @@ import soundfile as sf
 import torch
 
 import multigan
-from multigan.audio import AudioFolder, fsdd_split
+from multigan.audio import AudioFolder
 from multigan.audio.specgan import SpecGANDiscriminator, SpecGANGenerator
+from multigan.audio.spoken_digits import FSDD_PATTERN, fsdd_split
 from multigan.audio.wavegan import PhaseShuffle, WaveGANDiscriminator, WaveGANGenerator
 from multigan.checkpoint import export_generator
 
@@ -69,6 +70,10 @@ def test_conditional_generation_honours_label_and_seed():
     assert a.shape == (4, 8192) and a.abs().max() <= 1
     assert torch.equal(a, g.generate(4, digit=7, seed=0)), "same seed must give the same audio"
     assert not torch.equal(a, g.generate(4, digit=3, seed=0)), "the label must change the output"
+    assert torch.equal(a, g.generate(4, label=7, seed=0)) and torch.equal(a, g.generate(4, 7, seed=0)), \
+        "digit= is another name for label="
+    with pytest.raises(multigan.MultiganError, match="both"):
+        g.generate(2, label=7, digit=7)
     assert torch.equal(g.labels_for(12, None), torch.arange(12) % 10)
     with pytest.raises(multigan.MultiganError, match="0-9"):
         g.generate(2, digit=12)
@@ -116,7 +121,7 @@ def fsdd_subset(tmp_path_factory):
 
 def test_specgan_trains_on_real_clips(fsdd_subset, tmp_path):
     """A few real steps through the core trainer move G and produce a loadable conditional export."""
-    folder = AudioFolder(fsdd_subset, 8000, 63 * 128, split="train", split_fn=fsdd_split)
+    folder = AudioFolder(fsdd_subset, 8000, 63 * 128, label_pattern=FSDD_PATTERN, split="train", split_fn=fsdd_split)
     assert len(folder) == 30 and folder.num_classes == 10
     torch.manual_seed(0)
     g = SpecGANGenerator(num_classes=10, dim=4, griffin_lim_iters=2)
@@ -137,7 +142,7 @@ def test_specgan_trains_on_real_clips(fsdd_subset, tmp_path):
 
 
 def test_wavegan_trains_on_real_clips(fsdd_subset, tmp_path):
-    folder = AudioFolder(fsdd_subset, 8000, 8192, split="train", split_fn=fsdd_split)
+    folder = AudioFolder(fsdd_subset, 8000, 8192, label_pattern=FSDD_PATTERN, split="train", split_fn=fsdd_split)
     torch.manual_seed(0)
     g = WaveGANGenerator(length=8192, num_classes=10, dim=2)
     d = WaveGANDiscriminator(length=8192, num_classes=10, dim=2)

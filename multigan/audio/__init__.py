@@ -3,15 +3,15 @@
 ``multigan.audio.features`` (torchaudio) is not imported here; import it where it is needed.
 """
 
-from .dataset import FSDD_PATTERN, AudioDatasetError, AudioFolder, fsdd_split
+from .dataset import AUDIO_EXTENSIONS, AudioDatasetError, AudioFolder, audio_files
 from .io import AudioFileError, info, load_audio, save_wav, save_wavs
 
 __all__ = [
-    "FSDD_PATTERN",
+    "AUDIO_EXTENSIONS",
     "AudioDatasetError",
     "AudioFileError",
     "AudioFolder",
-    "fsdd_split",
+    "audio_files",
     "info",
     "load_audio",
     "save_wav",

@@ -21,16 +21,15 @@ from torch.utils.data import Dataset
 from ..errors import MultiganError
 from .io import AudioFileError, load_audio
 
-__all__ = ["AudioDatasetError", "AudioFolder", "AudioItem", "FSDD_PATTERN", "fsdd_split"]
+__all__ = ["AUDIO_EXTENSIONS", "AudioDatasetError", "AudioFolder", "AudioItem", "audio_files"]
 
 PathLike = Union[str, os.PathLike]
 Label = Union[int, str]
 
 logger = logging.getLogger("multigan")
 
-#: File names of the Free Spoken Digit Dataset: ``{digit}_{speaker}_{take}.wav``.
-FSDD_PATTERN = r"^(?P<label>\d)_(?P<speaker>[a-z]+)_(?P<take>\d+)\."
-_FSDD_RE = re.compile(FSDD_PATTERN)
+#: File endings that count as audio unless a caller says otherwise (matched case-insensitively).
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
 
 #: How many bad files an error or warning lists before summarising the rest.
 MAX_LISTED = 50
@@ -46,17 +45,22 @@ class AudioDatasetError(MultiganError, ValueError):
         super().__init__(message)
 
 
-def fsdd_split(name: PathLike) -> str:
-    """Official FSDD split of a file name: ``"test"`` for takes 0-4, ``"train"`` for takes 5-49.
+def _suffixes(extensions: Iterable[str]) -> tuple[str, ...]:
+    """Extensions lower-cased, each with its leading dot."""
+    return tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
 
-    Raises:
-        ValueError: ``name`` is not an FSDD name ``{digit}_{speaker}_{take}.wav``.
+
+def audio_files(root: PathLike, extensions: Iterable[str] = AUDIO_EXTENSIONS, *, recursive: bool = True) -> list[Path]:
+    """The files under ``root`` whose names end in one of ``extensions`` (case-insensitive), sorted by their
+    path relative to ``root``; only the files directly in ``root`` when ``recursive`` is False.
+
+    A missing folder gives an empty list: callers say what is wrong in their own terms.
     """
-    base = Path(name).name
-    match = _FSDD_RE.match(base)
-    if match is None:
-        raise ValueError(f"fsdd_split: {base!r} is not an FSDD file name ({{digit}}_{{speaker}}_{{take}}.wav)")
-    return "test" if int(match["take"]) < 5 else "train"
+    root = Path(root)
+    suffixes = _suffixes(extensions)
+    candidates = root.rglob("*") if recursive else root.glob("*")
+    files = [p for p in candidates if p.is_file() and p.name.lower().endswith(suffixes)]
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
 @dataclass(frozen=True)
@@ -84,12 +88,12 @@ class AudioFolder(Dataset):
         canvas: length in samples of every item.
         label_pattern: regular expression searched in each file name; its ``label`` group is the class
             and an optional ``speaker`` group is recorded. A name that does not match is a bad file.
-            ``None`` gives an unconditional dataset.
+            ``None`` (the default) gives an unconditional dataset.
         labels: the classes, in class-index order. Files whose label is not among them are left out
             (logged at INFO). By default the classes are the sorted labels found in all matching names
             (before the split, so train and test share indices), as ints when all are digits.
         split: keep only files with ``split_fn(name) == split`` (e.g. ``"train"``/``"test"``).
-        split_fn: maps a file name to its split; defaults to :func:`fsdd_split`.
+        split_fn: maps a file name to its split; needed with ``split``.
         crop: ``"pad"``: left-aligned, zero padding at the end, excess cut off (within ``max_excess``);
             ``"random"``: a random window (torch's global RNG) of longer clips, end padding of shorter.
         max_excess: with ``crop="pad"``, clips longer than ``canvas * (1 + max_excess)`` are bad files
@@ -111,7 +115,7 @@ class AudioFolder(Dataset):
         sample_rate: int,
         canvas: int,
         *,
-        label_pattern: str | re.Pattern[str] | None = FSDD_PATTERN,
+        label_pattern: str | re.Pattern[str] | None = None,
         labels: Sequence[Label] | None = None,
         split: str | None = None,
         split_fn: Callable[[str], Hashable] | None = None,
@@ -119,10 +123,12 @@ class AudioFolder(Dataset):
         max_excess: float | None = 0.25,
         silence_db: float | None = -60.0,
         skip_bad: bool = False,
-        extensions: Iterable[str] = (".wav", ".flac", ".ogg"),
+        extensions: Iterable[str] = AUDIO_EXTENSIONS,
         cache: bool = True,
     ) -> None:
         _check_options(sample_rate, canvas, crop, max_excess, silence_db)
+        if split is not None and split_fn is None:
+            raise ValueError(f"AudioFolder: split={split!r} needs a split_fn mapping file names to splits")
         self.root = Path(root)
         self.sample_rate = int(sample_rate)
         self.canvas = int(canvas)
@@ -132,9 +138,9 @@ class AudioFolder(Dataset):
         self.split = split
         self.cache = cache
         self.skip_bad = bool(skip_bad)
-        self.extensions = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
+        self.extensions = _suffixes(extensions)
         self._pattern = _compile_pattern(label_pattern)
-        self._split_fn = split_fn if split_fn is not None else fsdd_split
+        self._split_fn = split_fn
 
         files = self._list_files()
         bad: list[tuple[Path, str]] = []
@@ -194,10 +200,7 @@ class AudioFolder(Dataset):
         if not self.root.is_dir():
             what = "does not exist" if not self.root.exists() else "is not a folder"
             raise AudioDatasetError(f"AudioFolder: root {self.root} {what}")
-        files = [
-            p for p in self.root.rglob("*") if p.is_file() and p.name.lower().endswith(self.extensions)
-        ]
-        files.sort(key=lambda p: p.relative_to(self.root).as_posix())
+        files = audio_files(self.root, self.extensions)
         if not files:
             raise AudioDatasetError(
                 f"AudioFolder: no audio files ({', '.join(self.extensions)}) found under {self.root}"

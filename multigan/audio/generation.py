@@ -1,7 +1,9 @@
 """What every audio generator offers once trained: ``generate``, ``write_samples`` and label checks.
 
-    g = multigan.load("runs/fsdd_specgan")
-    wavs = g.generate(10, digit=7, seed=0)      # [10, samples] in [-1, 1]
+    g = multigan.load(run_dir)
+    wavs = g.generate(10, label=7, seed=0)      # [10, samples] in [-1, 1], all of class 7
+
+``digit=`` is accepted wherever ``label=`` is (an alias kept for the spoken-digit models and their users).
 """
 from __future__ import annotations
 
@@ -12,6 +14,16 @@ import torch
 from ..errors import MultiganError
 from ..generator import ExportableGenerator
 from .io import save_wav
+from .plots import close_figure, spectrogram_grid
+
+
+def _label_or_alias(label: int | None, digit: int | None) -> int | None:
+    """The class asked for by ``label=`` or by its alias ``digit=`` (not both)."""
+    if digit is None:
+        return label
+    if label is not None:
+        raise MultiganError(f"give the class once: label={label} and digit={digit} were both given")
+    return digit
 
 
 class AudioGenerator(ExportableGenerator):
@@ -35,29 +47,30 @@ class AudioGenerator(ExportableGenerator):
         """The model's output as waveforms ``[B, samples]``."""
         return output.reshape(output.shape[0], -1)
 
-    def labels_for(self, n: int, digit: int | None) -> torch.Tensor | None:
-        """Condition labels for ``n`` samples: all ``digit``, or cycling through every class when None."""
+    def labels_for(self, n: int, label: int | None) -> torch.Tensor | None:
+        """Condition labels for ``n`` samples: all ``label``, or cycling through every class when None."""
         if not self.num_classes:
-            if digit is not None:
+            if label is not None:
                 raise MultiganError(f"this {type(self).__name__} is unconditional: it cannot generate a given "
-                                    f"digit ({digit}); leave the digit out")
+                                    f"class ({label}); leave the label out")
             return None
-        if digit is None:
+        if label is None:
             return torch.arange(n, device=self.device) % self.num_classes
-        if not 0 <= int(digit) < self.num_classes:
-            raise MultiganError(f"digit {digit}: this model was conditioned on classes 0-{self.num_classes - 1}")
-        return torch.full((n,), int(digit), dtype=torch.long, device=self.device)
+        if not 0 <= int(label) < self.num_classes:
+            raise MultiganError(f"class {label}: this model was conditioned on classes 0-{self.num_classes - 1}")
+        return torch.full((n,), int(label), dtype=torch.long, device=self.device)
 
     @torch.no_grad()
-    def generate(self, n: int, digit: int | None = None, seed: int | None = None,
-                 batch_size: int = 64) -> torch.Tensor:
+    def generate(self, n: int, label: int | None = None, seed: int | None = None, batch_size: int = 64, *,
+                 digit: int | None = None) -> torch.Tensor:
         """``n`` waveforms ``[n, samples]`` in [-1, 1]; the same ``seed`` gives the same audio.
 
-        ``digit`` selects the class of a conditional model; without it, classes cycle 0, 1, 2, ...
+        ``label`` (or its alias ``digit``) selects the class of a conditional model; without it, classes
+        cycle 0, 1, 2, ...
         """
         if n < 1:
             raise MultiganError(f"the number of samples must be >= 1, got {n}")
-        labels = self.labels_for(n, digit)
+        labels = self.labels_for(n, _label_or_alias(label, digit))
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices, enabled=seed is not None):
             if seed is not None:  # seeds the noise and any randomness of the inversion (Griffin-Lim's phase)
@@ -69,28 +82,28 @@ class AudioGenerator(ExportableGenerator):
                 out.append(self.to_audio(self(noise[start:start + batch_size], cond)).clamp(-1, 1))
         return torch.cat(out).float().cpu()
 
-    def write_samples(self, n: int, out: str | Path, seed: int | None = 0, digit: int | None = None,
-                      grid: bool = True) -> list[Path]:
-        """Write ``n`` WAVs to folder ``out`` named ``{digit}_{index}.wav`` (``{index}.wav`` when unconditional),
-        plus ``spectrograms.png``, a grid of (up to 20 of) their spectrograms, when ``grid`` is set."""
+    def write_samples(self, n: int, out: str | Path, seed: int | None = 0, label: int | None = None,
+                      grid: bool = True, *, digit: int | None = None) -> list[Path]:
+        """Write ``n`` WAVs to folder ``out`` named ``{label}_{index}.wav`` (``{index}.wav`` when unconditional),
+        plus ``spectrograms.png``, a grid of (up to 20 of) their spectrograms, when ``grid`` is set.
+
+        ``label`` (or its alias ``digit``) selects one class; without it, classes cycle 0, 1, 2, ...
+        """
         out = Path(out)
-        wavs = self.generate(n, digit=digit, seed=seed)
-        labels = self.labels_for(n, digit)
+        label = _label_or_alias(label, digit)
+        wavs = self.generate(n, label, seed=seed)
+        labels = self.labels_for(n, label)
         paths, names, counts = [], [], {}
         for i, wav in enumerate(wavs):
             if labels is None:
                 name = f"{i}"
             else:
-                d = int(labels[i])
-                name = f"{d}_{counts.setdefault(d, 0)}"
-                counts[d] += 1
+                c = int(labels[i])
+                name = f"{c}_{counts.setdefault(c, 0)}"
+                counts[c] += 1
             names.append(name)
             paths.append(save_wav(out / f"{name}.wav", wav, self.sample_rate))
         if grid:
-            import matplotlib.pyplot as plt
-
-            from .digit_samples import spectrogram_grid
-
-            plt.close(spectrogram_grid(wavs[:20], names[:20], self.sample_rate, out / "spectrograms.png"))
+            close_figure(spectrogram_grid(wavs[:20], names[:20], self.sample_rate, out / "spectrograms.png"))
             paths.append(out / "spectrograms.png")
         return paths
