@@ -12,8 +12,8 @@ for a fixed number of steps on the same global batch B, as a subprocess of its r
   ``OMP_NUM_THREADS=1`` in each process, ``train.batch_size=B/2`` (each rank reads its own half of the data).
 
 Validation runs once, at the last step (``train.val_every=steps``; no patience, no time budget, one checkpoint).
-Every run sets ``train.device=cpu``: under torchrun, accelerate forms a gloo group only when asked for the CPU
-(with ``device=auto`` on a machine without CUDA each rank trains alone as "main"; the benchmark checks for that).
+The presets' own ``train.device`` is kept (SpecGAN's is ``auto``): on a machine without CUDA it must still
+form the gloo group (each rank training alone as "main" was a bug; the benchmark checks for that).
 
 How to read it. ``samples/s`` is the trainer's own steps/s logged at the last step (before the final validation
 and checkpoint, so training only) times the real samples one step draws (global batch x n_critic x grad_accum).
@@ -60,7 +60,8 @@ def free_port() -> int:
 
 def classifier_cache(data: str, cache_dir: str | None, build: bool) -> dict:
     """Where the digit classifier is cached and whether it was there; builds it (timed) when asked."""
-    from multigan.audio.digits import DigitClassifierConfig, cache_entry, load_or_train_classifier
+    from multigan.audio.spoken_digits.cache import cache_entry, load_or_train_classifier
+    from multigan.audio.spoken_digits.classifier import DigitClassifierConfig
 
     entry = cache_entry(data, cache_dir, DigitClassifierConfig())
     info: dict = {"entry": str(entry), "warm": (entry / "classifier.json").is_file()}
@@ -82,7 +83,7 @@ def run_config(model: str, procs: int, threads: int, batch: int, steps: int, opt
     recipe = ROOT / "recipes" / ("toy_ring.py" if model == "toy" else "fsdd_specgan.py")
     overrides = [f"train.batch_size={batch}", f"train.cpu_threads={threads}", f"train.max_steps={steps}",
                  f"train.val_every={steps}", f"train.ckpt_every={steps}", f"train.log_every={steps}",
-                 "train.device=cpu", "train.patience=0", "train.max_minutes=0", "train.progress=false"]
+                 "train.patience=0", "train.max_minutes=0", "train.progress=false"]
     launcher = [sys.executable]
     if procs > 1:
         launcher += ["-m", "torch.distributed.run", "--nproc_per_node", str(procs), "--master_addr", "127.0.0.1",
@@ -91,9 +92,9 @@ def run_config(model: str, procs: int, threads: int, batch: int, steps: int, opt
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
     row: dict = {"config": f"{procs}x{threads}", "processes": procs, "threads": threads, "batch_per_process": batch,
                  "global_batch": batch * procs, "steps": steps}
-    start = time.perf_counter()
+    start, row["load_before"] = time.perf_counter(), round(os.getloadavg()[0], 2)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
-    row["wall_seconds"] = round(time.perf_counter() - start, 1)
+    row["wall_seconds"], row["load_after"] = round(time.perf_counter() - start, 1), round(os.getloadavg()[0], 2)
     rates = [float(m[3]) for m in RATE.finditer(proc.stderr) if int(m[1]) == steps]
     if len(rates) > 1:  # only the main process logs: several "main" processes trained apart, in one folder
         return {**row, "error": f"{len(rates)} processes each logged as the main one: no process group formed"}

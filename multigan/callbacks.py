@@ -4,16 +4,13 @@ A callback overrides any of :class:`Callback`'s hooks. ``on_step_end`` and ``on_
 return a stop reason (a short string such as ``"time_budget"``); the trainer then checkpoints, exports and
 returns that reason in :class:`~multigan.trainer.TrainResult`. Every process calls every hook at the same
 step, so a callback that decides to stop must decide the same on every process (use
-``trainer.rt.from_main``).
+``trainer.rt.from_main``). ``Trainer`` in the annotations is :class:`multigan.trainer.Trainer`, not imported
+here so that the two modules do not import each other.
 """
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .trainer import Trainer
 
 log = logging.getLogger("multigan")
 

@@ -7,11 +7,12 @@ that a typo or an invalid choice fails at start with a message naming the key an
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 
@@ -29,8 +30,46 @@ _Loader.add_implicit_resolver(
 )
 
 
-def _yaml_load(text_or_stream):
-    return yaml.load(text_or_stream, Loader=_Loader)
+def _yaml_load(text_or_stream, source: str):
+    """Parse YAML; a syntax error or an unsafe tag (``!!python/...``) is a ConfigError naming the line and column."""
+    try:
+        return yaml.load(text_or_stream, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}{where}: not valid YAML: {problem}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Bounds of a number in a config, written as ``Annotated[int, Range(min=1)]``; checked at load time."""
+
+    min: float | None = None
+    max: float | None = None
+    min_inclusive: bool = True
+    max_inclusive: bool = True
+
+    def check(self, value: float, key: str) -> None:
+        """Raise ConfigError naming ``key`` when ``value`` is out of bounds."""
+        low_ok = self.min is None or (value >= self.min if self.min_inclusive else value > self.min)
+        high_ok = self.max is None or (value <= self.max if self.max_inclusive else value < self.max)
+        if not (low_ok and high_ok):
+            raise ConfigError(f"{key} must be {self.describe()}, got {value!r}")
+
+    def describe(self) -> str:
+        parts = []
+        if self.min is not None:
+            parts.append(f"{'>=' if self.min_inclusive else '>'} {self.min:g}")
+        if self.max is not None:
+            parts.append(f"{'<=' if self.max_inclusive else '<'} {self.max:g}")
+        return " and ".join(parts)
+
+
+#: Common bounds: sizes and counts, and strictly positive numbers.
+AtLeastOne = Range(min=1)
+Positive = Range(min=0, min_inclusive=False)
+NonNegative = Range(min=0)
 
 
 class ConfigError(MultiganError, ValueError):
@@ -50,6 +89,13 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Check ``value`` against the annotation ``tp`` and convert where lossless (int -> float, list -> tuple)."""
     origin = get_origin(tp)
     if tp is Any:
+        return value
+    if origin is Annotated:
+        inner, *extras = get_args(tp)
+        value = _coerce(value, inner, key)
+        for extra in extras:
+            if isinstance(extra, Range):
+                extra.check(value, key)
         return value
     if origin is Literal:
         choices = get_args(tp)
@@ -97,6 +143,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -123,7 +171,7 @@ def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
     Missing keys take the dataclass defaults. After construction, a ``validate()`` method on the
     dataclass (if any) runs so that cross-field rules fail here too.
     """
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -174,7 +222,7 @@ def parse_overrides(pairs: list[str]) -> dict:
         keys = dotted.strip().split(".")
         if not all(keys):
             raise ConfigError(f"override {pair!r} has an empty key")
-        value = _yaml_load(raw) if raw.strip() else ""
+        value = _yaml_load(raw, f"override {pair!r}") if raw.strip() else ""
         node = nested
         for key in keys[:-1]:
             node = node.setdefault(key, {})
@@ -190,7 +238,9 @@ def load_yaml(path: str | Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     with path.open() as fh:
-        data = _yaml_load(fh) or {}
+        data = _yaml_load(fh, f"config file {path}")
+    if data is None:
+        raise ConfigError(f"config file {path} is empty: give it keys (e.g. train: {{max_steps: 1000}}) or drop it")
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(data).__name__}")
     return data

@@ -14,7 +14,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
+from .errors import MultiganError
 from .rng import mix_seed as _mix
+
+
+class DataError(MultiganError, ValueError):
+    """The dataset cannot feed the configured batches."""
 
 
 class _SeededFetch(Dataset):
@@ -62,7 +67,7 @@ class BatchSource:
     ):
         n = len(dataset)  # type: ignore[arg-type]
         if n < batch_size * world_size:
-            raise ValueError(
+            raise DataError(
                 f"the dataset has {n} items, fewer than one batch per process "
                 f"(batch_size {batch_size} x {world_size} processes): lower train.batch_size or add data"
             )

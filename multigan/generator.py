@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from .checkpoint import CheckpointError
+from .errors import MultiganError
 
 
 class ExportableGenerator(nn.Module):
@@ -55,8 +56,17 @@ def resolve_export_dir(path: str | Path) -> Path:
 
 
 def _import_class(spec: str, allow_external: bool) -> type:
-    module_name, _, qualname = spec.partition(":")
-    if not allow_external and not (module_name == "multigan" or module_name.startswith("multigan.")):
+    """The generator class an export names as ``module:qualname``.
+
+    Without ``allow_external`` only classes *defined* in a multigan module and derived from
+    :class:`ExportableGenerator` are accepted: an attribute path through imported names (e.g.
+    ``multigan.generator:torch.nn.Linear``) or any other class is refused before anything is built.
+    """
+    module_name, _, qualname = spec.partition(":") if isinstance(spec, str) else ("", "", "")
+    if not module_name or not qualname:
+        raise CheckpointError(f"the export's class {spec!r} is not of the form 'module:Class'")
+    inside = module_name == "multigan" or module_name.startswith("multigan.")
+    if not allow_external and not inside:
         raise CheckpointError(f"the export names class {spec!r} from outside multigan; pass allow_external=True "
                               "if you trust it (its module will be imported)")
     try:
@@ -67,7 +77,25 @@ def _import_class(spec: str, allow_external: bool) -> type:
         raise CheckpointError(f"cannot import generator class {spec!r}: {exc}") from None
     if not (isinstance(obj, type) and issubclass(obj, nn.Module)):
         raise CheckpointError(f"{spec!r} is not an nn.Module class")
+    if not allow_external and not (issubclass(obj, ExportableGenerator) and obj.__module__.startswith("multigan")):
+        raise CheckpointError(f"{spec!r} is not one of multigan's exportable generators (it resolves to "
+                              f"{obj.__module__}.{obj.__qualname__}); pass allow_external=True if you trust it")
     return obj
+
+
+def _read_export_info(folder: Path) -> dict:
+    """``generator.json`` checked for shape: a mapping with a class name, a config mapping and meta."""
+    path = folder / "generator.json"
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: not a readable export description ({exc})") from None
+    if not isinstance(info, dict) or not isinstance(info.get("class"), str):
+        raise CheckpointError(f"{path}: expected a mapping with a 'class' entry, got {type(info).__name__}"
+                              + ("" if not isinstance(info, dict) else " without a class name"))
+    if not isinstance(info.get("config", {}), dict) or not isinstance(info.get("meta", {}), dict):
+        raise CheckpointError(f"{path}: 'config' and 'meta' must be mappings")
+    return info
 
 
 def load(path: str | Path, device: str | torch.device = "cpu", allow_external: bool = False) -> nn.Module:
@@ -77,10 +105,20 @@ def load(path: str | Path, device: str | torch.device = "cpu", allow_external: b
     modality's generation methods (e.g. ``generate``).
     """
     folder = resolve_export_dir(path)
-    info = json.loads((folder / "generator.json").read_text())
+    info = _read_export_info(folder)
     cls = _import_class(info["class"], allow_external)
-    model = cls(**info.get("config", {}))
-    state = load_file(str(folder / "generator.safetensors"))
+    try:
+        model = cls(**info.get("config", {}))
+    except (TypeError, ValueError, MultiganError) as exc:
+        raise CheckpointError(f"{folder / 'generator.json'}: its config does not build {info['class']}: {exc}") \
+            from None
+    weights = folder / "generator.safetensors"
+    try:
+        state = load_file(str(weights))
+    except FileNotFoundError:
+        raise CheckpointError(f"{weights} is missing: the export is incomplete") from None
+    except Exception as exc:  # safetensors raises its own error types for truncated or corrupt files
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({exc})") from None
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatches raise even with strict=False

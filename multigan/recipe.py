@@ -77,35 +77,84 @@ def resolve_config(config_cls: type, preset: dict, yaml_file: str | None, overri
 RUN_OUTPUTS = ("checkpoints", "logs", "export", "config.yaml", "validation.jsonl", "metrics.json")
 
 
+def _holds_a_run(out: Path) -> bool:
+    """Has ``out`` trained anything worth protecting (a checkpoint or an export)? A failed first attempt has not."""
+    return bool(list_checkpoints(out / "checkpoints")) or (out / "export").is_dir()
+
+
 def prepare_run_dir(out: Path, cfg_data: dict, resume: bool, overwrite: bool, outputs: Sequence[str] = ()) -> dict:
     """Create or check ``out``; returns the config to use (the saved one, when resuming).
 
     ``--overwrite`` deletes :data:`RUN_OUTPUTS` and the recipe's own ``outputs`` (files or folders, relative
-    to ``out``); anything else in ``out`` is left alone.
+    to ``out``); anything else in ``out`` is left alone. ``--resume`` needs a run there (its ``config.yaml``)
+    and may only extend it. Without either, a directory that holds a run (a checkpoint or an export) is
+    refused; one that holds only the config of an attempt that never saved a checkpoint is reused.
     """
     saved_file = out / "config.yaml"
     if overwrite and out.exists():
         for child in (*RUN_OUTPUTS, *outputs):
             target = out / child
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    elif resume and not saved_file.is_file():
+        raise RunDirError(f"--resume: {out} holds no run to continue (no config.yaml"
+                          f"{'' if out.is_dir() else '; the directory does not exist'}): check --out, or drop "
+                          "--resume to start a new run")
     elif not saved_file.is_file() and list_checkpoints(out / "checkpoints"):
         raise RunDirError(f"{out} holds checkpoints but no config.yaml: choose another --out, or --overwrite")
     elif saved_file.is_file():
-        saved = C.load_yaml(saved_file)
-        changed = C.diff(saved, cfg_data)
-        has_ckpt = bool(list_checkpoints(out / "checkpoints"))
+        changed = C.diff(C.load_yaml(saved_file), cfg_data)
         if resume:
             blocked = [k for k in changed if k not in RESUMABLE_CHANGES]
             if blocked:
                 raise RunDirError(f"--resume: {out} was made with a different config ({', '.join(blocked)} "
                                   f"differ); drop those overrides or start a new run (--out, or --overwrite)")
-        elif changed or has_ckpt:
+            found = list_checkpoints(out / "checkpoints")
+            target = cfg_data.get("train", {}).get("max_steps")
+            if found and isinstance(target, int) and target < found[-1][0]:
+                raise RunDirError(f"--resume: train.max_steps={target} is below step {found[-1][0]}, which "
+                                  f"{out} has already reached; give a larger --max-steps (the saved config is "
+                                  "unchanged)")
+        elif _holds_a_run(out):
             why = f"a different config ({', '.join(changed)} differ)" if changed else "checkpoints already"
             raise RunDirError(f"{out} holds a run with {why}: pass --resume to continue it, --overwrite to delete "
                               "it and start over, or choose another --out")
+        elif changed:
+            log.info("%s holds the config of an attempt that saved no checkpoint: replacing it (%s differ)", out,
+                     ", ".join(changed))
     out.mkdir(parents=True, exist_ok=True)
+    lock_run_dir(out)
     C.save_yaml(cfg_data, saved_file)
     return cfg_data
+
+
+_LOCKS: dict[Path, Any] = {}  # open lock files, held until the process exits
+
+
+def lock_run_dir(out: Path) -> None:
+    """Take ``out/.lock`` for this process (released when it exits); another live process holding it is an error.
+
+    Two processes training into one directory would interleave validation rows and write two event files.
+    """
+    import fcntl
+    import os
+
+    key = out.resolve()
+    if key in _LOCKS:
+        return
+    handle = open(out / ".lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise RunDirError(f"{out} is in use by another process (PID {holder}); wait for it to finish, stop it, "
+                          "or choose another --out") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    _LOCKS[key] = handle
 
 
 def fit(trainer, run: RunArgs):
@@ -129,11 +178,23 @@ def finish(run: RunArgs, summary: dict, printed: dict | None = None) -> dict:
     return summary
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is when a record comes (tests and notebooks replace it)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def setup_logging() -> None:
     """INFO-level logs of the ``multigan`` logger on stderr (once)."""
     logger = logging.getLogger("multigan")
     if not logger.handlers:
-        handler = logging.StreamHandler()
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

@@ -68,6 +68,8 @@ class TrainConfig:
                     "num_workers", "cpu_threads", "max_minutes"]:
             if getattr(self, key) < 0:
                 raise ConfigError(f"train.{key} must be >= 0, got {getattr(self, key)}")
+        if not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ConfigError(f"train.betas must both be in [0, 1), got {list(self.betas)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
         if not 0.0 < self.lr_decay <= 1.0:

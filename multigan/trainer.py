@@ -7,6 +7,7 @@ branch (relativistic logits, feature-matching targets) without a graph at all.
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -23,7 +24,7 @@ from tqdm.auto import tqdm
 from . import checkpoint as ckpt
 from . import losses as L
 from . import regularizers as R
-from . import rng
+from . import rng, run_repair
 from .callbacks import Callback, TimeBudget
 from .data import BatchSource
 from .distributed import Runtime
@@ -323,12 +324,30 @@ class Trainer:
             ckpt.prune_checkpoints(self.ckpt_root, self.cfg.keep_last, protect=best)
         self.rt.barrier()
 
-    def export(self) -> Path:
-        """Export the sampling (EMA) generator to ``run_dir/export``."""
-        meta = {"step": self.step, **self.meta}
+    def export(self, generator: nn.Module | None = None, step: int | None = None) -> Path:
+        """Export the sampling (EMA) generator (or ``generator``, taken at ``step``) to ``run_dir/export``."""
+        meta = {"step": self.step if step is None else step, **self.meta}
         if self.stopper.best is not None:
             meta.update(best_metric=self.stopper.metric, best_value=self.stopper.best)
-        return ckpt.export_generator(self.sampling_generator, self.run_dir / "export", meta)
+        return ckpt.export_generator(generator or self.sampling_generator, self.run_dir / "export", meta)
+
+    def _repair_after_crash(self) -> None:
+        """After a resume (main process): drop what a killed run left, re-export a stale best checkpoint."""
+        run_repair.remove_interrupted_writes(self.run_dir, self.ckpt_root)
+        run_repair.drop_validation_rows_after(self.run_dir / "validation.jsonl", self.step)
+        best = self.stopper.best_step
+        if best < 0 or run_repair.export_step(self.run_dir / "export") == best:
+            return
+        state = ckpt.load_checkpoint(self.ckpt_root / f"step-{best:08d}")  # the best is never pruned
+        generator = copy.deepcopy(self.sampling_generator)
+        if self.ema is not None:
+            generator.load_state_dict({k[len("module."):]: v for k, v in state["ema"].items()
+                                       if k.startswith("module.")})
+        else:
+            generator.load_state_dict(state["generator"])
+        self.export(generator, best)
+        log.warning("the export did not hold the best checkpoint (step %d; the last run stopped between the "
+                    "two): exported it again", best)
 
     def run_validation(self) -> dict:
         """Call the validation callback on the main process without touching the training RNG streams."""
@@ -394,6 +413,8 @@ class Trainer:
         if resume and (latest := self._latest_checkpoint()) is not None:
             self.load_state_dict(ckpt.load_checkpoint(latest))
             log.info("resumed from %s (step %d)", latest, self.step)
+            if self.rt.is_main:
+                self._repair_after_crash()
         if self.rt.is_main:
             from torch.utils.tensorboard import SummaryWriter
             self.writer = SummaryWriter(str(self.run_dir / "logs"), purge_step=self.step or None)

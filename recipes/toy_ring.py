@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import torch
 
 import multigan
+from multigan.config import AtLeastOne, Positive
 from multigan.recipe import RunArgs, finish, fit, run_recipe
 from multigan.toy import RingDataset, RingDiscriminator, RingGenerator, first_item, plot_samples, ring_metrics
 
@@ -25,22 +27,22 @@ log = logging.getLogger("multigan")
 class RingData:
     """The mixture and the sample counts used for evaluation."""
 
-    modes: int = 8
-    radius: float = 2.0
-    std: float = 0.02
-    size: int = 100_000
-    eval_samples: int = 10_000
+    modes: Annotated[int, AtLeastOne] = 8
+    radius: Annotated[float, Positive] = 2.0
+    std: Annotated[float, Positive] = 0.02
+    size: Annotated[int, AtLeastOne] = 100_000
+    eval_samples: Annotated[int, AtLeastOne] = 10_000
 
 
 @dataclass
 class RingModel:
     """MLP sizes."""
 
-    z_dim: int = 16
-    g_hidden: int = 256
-    g_layers: int = 3
-    d_hidden: int = 256
-    d_layers: int = 3
+    z_dim: Annotated[int, AtLeastOne] = 16
+    g_hidden: Annotated[int, AtLeastOne] = 256
+    g_layers: Annotated[int, AtLeastOne] = 3
+    d_hidden: Annotated[int, AtLeastOne] = 256
+    d_layers: Annotated[int, AtLeastOne] = 3
 
 
 @dataclass

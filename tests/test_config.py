@@ -118,8 +118,8 @@ def test_tuple_length():
         C.from_dict(Cfg, {"train": {"betas": [0.5, 0.9, 0.99]}})
     with pytest.raises(ConfigError, match=r"model\.pair\[1\]: expected an integer"):
         C.from_dict(Cfg, {"model": {"pair": [1, 0.5]}})
-    cfg = C.from_dict(Cfg, {"train": {"betas": [0, 1]}, "model": {"pair": [1, 3]}})
-    assert cfg.train.betas == (0.0, 1.0) and all(type(b) is float for b in cfg.train.betas)
+    cfg = C.from_dict(Cfg, {"train": {"betas": [0, 0]}, "model": {"pair": [1, 3]}})
+    assert cfg.train.betas == (0.0, 0.0) and all(type(b) is float for b in cfg.train.betas)
     assert cfg.model.pair == (1.0, 3) and type(cfg.model.pair[0]) is float and type(cfg.model.pair[1]) is int
 
 
@@ -199,7 +199,8 @@ def test_load_yaml_errors(tmp_path):
         C.load_yaml(bad)
     empty = tmp_path / "empty.yaml"
     empty.write_text("")
-    assert C.load_yaml(empty) == {}
+    with pytest.raises(ConfigError, match="is empty"):  # an empty file is a mistake, not "no changes"
+        C.load_yaml(empty)
 
 
 # --- TrainConfig.validate ---------------------------------------------------------------------------------------
@@ -279,6 +280,7 @@ def test_prepare_run_dir_new_and_same_config(tmp_path):
 def test_prepare_run_dir_refuses_different_config(tmp_path):
     out = tmp_path / "run"
     prepare_run_dir(out, _data(max_steps=10), resume=False, overwrite=False)
+    save_checkpoint(out / "checkpoints", 5, {"x": 1})
     with pytest.raises(RunDirError) as exc:
         prepare_run_dir(out, _data(max_steps=10, g_lr=0.5), resume=False, overwrite=False)
     msg = str(exc.value)
@@ -286,6 +288,48 @@ def test_prepare_run_dir_refuses_different_config(tmp_path):
     assert "--resume" in msg and "--overwrite" in msg
     assert isinstance(exc.value, MultiganError)
     assert C.load_yaml(out / "config.yaml")["train"]["g_lr"] == TrainConfig().g_lr  # untouched
+
+
+def test_a_failed_attempt_does_not_block_the_corrected_rerun(tmp_path):
+    """A directory with a config but no checkpoint or export is not a run to protect."""
+    out = tmp_path / "run"
+    prepare_run_dir(out, _data(max_steps=10, g_lr=0.5), resume=False, overwrite=False)
+    assert prepare_run_dir(out, _data(max_steps=10), resume=False, overwrite=False) == _data(max_steps=10)
+    assert C.load_yaml(out / "config.yaml")["train"]["g_lr"] == TrainConfig().g_lr
+    (out / "export").mkdir()  # but an export is protected
+    with pytest.raises(RunDirError, match="train.g_lr"):
+        prepare_run_dir(out, _data(max_steps=10, g_lr=0.5), resume=False, overwrite=False)
+
+
+@pytest.mark.parametrize("make", [lambda out: None, lambda out: out.mkdir()])
+def test_resume_with_nothing_to_resume_is_an_error(tmp_path, make):
+    out = tmp_path / "run"
+    make(out)
+    with pytest.raises(RunDirError, match="--resume: .* holds no run to continue"):
+        prepare_run_dir(out, _data(max_steps=10), resume=True, overwrite=False)
+    assert not (out / "config.yaml").exists()
+
+
+def test_resume_refuses_max_steps_below_the_reached_step(tmp_path):
+    out = tmp_path / "run"
+    prepare_run_dir(out, _data(max_steps=500), resume=False, overwrite=False)
+    save_checkpoint(out / "checkpoints", 500, {"x": 1})
+    with pytest.raises(RunDirError, match="max_steps=100 is below step 500"):
+        prepare_run_dir(out, _data(max_steps=100), resume=True, overwrite=False)
+    assert C.load_yaml(out / "config.yaml")["train"]["max_steps"] == 500
+
+
+def test_run_dir_lock_names_the_other_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    prepare_run_dir(out, _data(max_steps=10), resume=False, overwrite=False)  # this process holds the lock
+    code = ("import sys; from pathlib import Path; from multigan.recipe import lock_run_dir, RunDirError\n"
+            "try:\n    lock_run_dir(Path(sys.argv[1]))\nexcept RunDirError as e:\n    print(e); sys.exit(2)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True)
+    assert proc.returncode == 2 and f"PID {os.getpid()}" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_prepare_run_dir_refuses_existing_checkpoints(tmp_path):
@@ -377,6 +421,7 @@ def test_toy_recipe_run_dir_refusals(toy_recipe, tmp_path, capsys):
     out = tmp_path / "run"
     cfg = resolve_config(toy_recipe.ToyRingConfig, toy_recipe.PRESETS["cpu"], None, [], None)
     prepare_run_dir(out, C.to_dict(cfg), resume=False, overwrite=False)
+    save_checkpoint(out / "checkpoints", 5, {"x": 1})
     with pytest.raises(SystemExit) as exc:
         toy_recipe.main(["--out", str(out), "train.d_lr=0.5"])
     assert exc.value.code == 2

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from multigan.data import BatchSource
+from multigan.data import BatchSource, DataError
 from multigan.toy import RingDataset, first_item
 
 
@@ -162,7 +162,7 @@ def test_two_ranks_get_disjoint_items():
 
 
 def test_dataset_too_small():
-    with pytest.raises(ValueError, match=r"the dataset has 3 items, fewer than one batch per process "
+    with pytest.raises(DataError, match=r"the dataset has 3 items, fewer than one batch per process "
                                          r"\(batch_size 2 x 2 processes\)"):
         BatchSource(Indices(3), 2, world_size=2)
     with pytest.raises(ValueError, match="lower train.batch_size"):

@@ -69,3 +69,41 @@ def test_init_from_loads_weights_with_fresh_optimizers(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(src.G.state_dict().values(), dst.G.state_dict().values()))
     assert all(torch.equal(a, b) for a, b in zip(src.D.state_dict().values(), dst.D.state_dict().values()))
     assert dst.step == 0 and dst.opt_g.state_dict()["state"] == {}
+
+
+def test_resume_repairs_what_a_crash_left(tmp_path):
+    """Killed between the best checkpoint and its export, mid-write and after a validation row: the resumed
+    run drops the staging folders and the rows of steps it re-runs, and re-exports the best checkpoint."""
+    import json
+
+    from safetensors.torch import load_file
+
+    full = build(tmp_path / "full", 20)
+    full.fit()
+    run = tmp_path / "split"
+    build(run, 12).fit()
+    export_file = run / "export" / "generator.safetensors"
+    good = load_file(str(export_file))
+    best_step = json.loads((run / "export" / "generator.json").read_text())["meta"]["step"]
+    # the crash: a stale export (older step, other weights), a staging folder, a row of a step after the checkpoint
+    meta = json.loads((run / "export" / "generator.json").read_text())
+    meta["meta"]["step"] = 0
+    (run / "export" / "generator.json").write_text(json.dumps(meta))
+    from safetensors.torch import save_file
+    save_file({k: torch.zeros_like(v) for k, v in good.items()}, str(export_file))
+    (run / ".export.tmp-abc123").mkdir()
+    (run / "checkpoints" / ".step-00000014.tmp-xyz").mkdir()
+    with (run / "validation.jsonl").open("a") as fh:
+        fh.write(json.dumps({"step": 15, "m": 0.0}) + "\n" + '{"step": 1')  # and a half-written line
+
+    torch.manual_seed(999)
+    resumed = build(run, 12)
+    resumed.fit(resume=True)  # nothing left to train: only the repair
+    assert not list(run.glob(".export.tmp-*")) and not list((run / "checkpoints").glob(".*"))
+    again = load_file(str(export_file))
+    assert all(torch.equal(good[k], again[k]) for k in good), "the best checkpoint was not re-exported"
+    assert json.loads((run / "export" / "generator.json").read_text())["meta"]["step"] == best_step
+
+    resumed = build(run, 20)
+    resumed.fit(resume=True)
+    assert (run / "validation.jsonl").read_text() == (tmp_path / "full" / "validation.jsonl").read_text()
