@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import types
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -113,18 +113,16 @@ def build_fsdd(recipe: types.ModuleType, cfg: Any, run_dir: str, tiny: bool) -> 
 
 
 def build_hifigan(recipe: types.ModuleType, cfg: Any, run_dir: str, tiny: bool) -> multigan.Trainer:
-    """The recipe's vocoder, MPD + MSD and ``build_trainer`` (mel L1 loss) on random clips."""
-    d = cfg.discriminator
-    vocoder = recipe.Vocoder(generator=asdict(cfg.generator), mel=cfg.mel.input_settings())
-    disc = recipe.HiFiGANDiscriminator(periods=d.periods, num_scales=d.num_scales,
-                                       mpd_channels_scale=d.mpd_channels_scale,
-                                       msd_channels_scale=d.msd_channels_scale)
+    """The recipe's vocoder and MPD + MSD in ``build_vocoder_trainer`` (mel L1 loss) on random clips."""
+    from multigan.audio.vocoder_training import build_vocoder_trainer
+
+    vocoder, disc = recipe.build_models(cfg)
     g = torch.Generator().manual_seed(0)
     clips = [(f"clip{i}.wav", 0.3 * torch.randn(2 * cfg.data.segment, generator=g))
              for i in range(cfg.train.batch_size)]
-    return recipe.build_trainer(vocoder, disc, cfg.train, clips, run_dir, segment=cfg.data.segment,
-                                mel_weight=cfg.objective.mel_weight, stft_weight=cfg.objective.stft_weight,
-                                loss_fmax=cfg.mel.loss_fmax, repeats=cfg.data.repeats)
+    return build_vocoder_trainer(vocoder, disc, cfg.train, clips, run_dir, segment=cfg.data.segment,
+                                 mel_weight=cfg.objective.mel_weight, stft_weight=cfg.objective.stft_weight,
+                                 loss_fmax=cfg.mel.loss_fmax, repeats=cfg.data.repeats)
 
 
 def made_up_sentences(vocab: int, max_len: int, n: int) -> list[str]:
@@ -157,10 +155,11 @@ def build_text(recipe: types.ModuleType, cfg: Any, run_dir: str, tiny: bool) -> 
 
 _HIFI_TINY = ["train.batch_size=2", "data.segment=512", "generator.upsample_initial_channel=32",
               "discriminator.mpd_channels_scale=0.0625", "discriminator.msd_channels_scale=0.0625"]
-_TEXT_TINY = ["train.batch_size=2", "generator.head_size=8", "generator.embed_dim=8", "generator.n_embd=16",
-              "generator.n_layer=1", "discriminator.embed_dim=8", "discriminator.num_rep=8",
-              "discriminator.num_filters=[4,4,4,4]", "discriminator.hidden=8", "discriminator.hidden_size=16",
-              "discriminator.num_layers=1", "discriminator.intermediate_size=32"]
+_TEXT_TINY = ["train.batch_size=2", "generator.relgan.head_size=8", "generator.relgan.embed_dim=8",
+              "generator.gpt2.n_embd=16", "generator.gpt2.n_layer=1", "discriminator.cnn.embed_dim=8",
+              "discriminator.cnn.num_rep=8", "discriminator.cnn.num_filters=[4,4,4,4]", "discriminator.cnn.hidden=8",
+              "discriminator.bert.hidden_size=16", "discriminator.bert.num_layers=1",
+              "discriminator.bert.intermediate_size=32"]
 MODELS = {
     "toy": ModelSpec("toy_ring", "ToyRingConfig", "cpu", build_toy, ["train.batch_size=1024"],
                      ["train.batch_size=8", "data.size=64", "model.g_hidden=16", "model.d_hidden=16"]),
@@ -201,6 +200,10 @@ def run_one(name: str, precision: str, args: argparse.Namespace, cap_s: float) -
             row["params_m"] = round(sum(p.numel() for m in (trainer.G, trainer.D) for p in m.parameters()) / 1e6, 3)
             for _ in range(args.warmup):
                 losses = trainer.train_step()
+            warm = 0  # fp16: the GradScaler skips steps while its scale falls; those would flatter the timing
+            while (trainer.d_skipped or trainer.g_skipped) and warm < 30:
+                losses, warm = trainer.train_step(), warm + 1
+            row["skipped_warmup_steps"] = warm
             if cuda:
                 torch.cuda.synchronize()
             n, t0 = 0, time.perf_counter()

@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
+from multigan.audio.hifigan import HIFIGAN_CONFIGS  # noqa: E402
 from multigan.audio.vocoder import Vocoder  # noqa: E402
 
 
@@ -43,7 +44,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def time_preset(name: str, seconds: float, repeats: int) -> dict:
     """RTF of one preset (weight norm removed, eval, inference mode)."""
     torch.manual_seed(0)
-    voc = Vocoder.from_preset(name).eval().remove_weight_norm()
+    voc = Vocoder(generator=HIFIGAN_CONFIGS[name]).eval().remove_weight_norm()
     frames = int(seconds * voc.sample_rate / voc.hop_size)
     mel = torch.randn(1, voc.n_mels, frames) - 5.0
     audio_s = frames * voc.hop_size / voc.sample_rate

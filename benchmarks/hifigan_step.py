@@ -33,9 +33,12 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 import multigan  # noqa: E402
+from multigan.audio.features import LogMel  # noqa: E402
 from multigan.audio.hifigan import HIFIGAN_CONFIGS, HiFiGANDiscriminator  # noqa: E402
+from multigan.audio.losses import MelL1  # noqa: E402
 from multigan.audio.vocoder import Vocoder  # noqa: E402
-from multigan.audio.vocoder_train import MelL1, build_trainer, load_clips  # noqa: E402
+from multigan.audio.vocoder_data import load_clips  # noqa: E402
+from multigan.audio.vocoder_training import build_vocoder_trainer  # noqa: E402
 
 REFERENCE_SECONDS = 12.0
 DEFAULT_DATA = "../shared/data/ljspeech-mini/wavs"
@@ -90,15 +93,15 @@ def main(argv: Sequence[str] | None = None) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     clips = load_clips(resolve(args.data), 22050)
-    voc = Vocoder.from_preset(args.preset)
+    voc = Vocoder(generator=HIFIGAN_CONFIGS[args.preset])
     disc = HiFiGANDiscriminator()
     cfg = multigan.TrainConfig(max_steps=10**6, batch_size=args.batch, loss="lsgan", fm_weight=2.0,
                                reuse_fakes=True, optimizer="adamw", g_lr=2e-4, d_lr=2e-4, betas=(0.8, 0.99),
                                lr_schedule="exponential", lr_decay=0.999, ema_decay=0.0, device="cpu",
                                cpu_threads=args.threads, val_every=0, progress=False)
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = build_trainer(voc, disc, cfg, clips, run_dir, segment=args.segment, repeats=8)
-        mel_loss = MelL1(voc.config["mel"])
+        trainer = build_vocoder_trainer(voc, disc, cfg, clips, run_dir, segment=args.segment, repeats=8)
+        mel_loss = MelL1(LogMel.from_settings({**voc.config["mel"], "fmax": None}))  # the full-band loss mel
         load_before = os.getloadavg()
         ours, ref = [], []
         for i in range(args.warmup + args.steps):

@@ -1,4 +1,4 @@
-"""Tests for multigan.audio.hifigan (HiFi-GAN generator, MPD/MSD, mel front end, MR-STFT)."""
+"""Tests for multigan.audio.hifigan (HiFi-GAN generator, MPD/MSD), its mel front end and the MR-STFT loss."""
 
 from __future__ import annotations
 
@@ -10,21 +10,27 @@ import numpy as np
 import pytest
 import torch
 
+from multigan.audio.features import LogMel
 from multigan.audio.hifigan import (
     HIFIGAN_CONFIGS,
     HiFiGANConfigError,
     HiFiGANDiscriminator,
     HiFiGANGenerator,
-    MelExtractor,
     MultiPeriodDiscriminator,
-    MultiResolutionSTFTLoss,
     MultiScaleDiscriminator,
-    multi_resolution_stft_distance,
     validate_generator_config,
 )
+from multigan.audio.losses import multi_resolution_stft_distance
+from multigan.audio.vocoder import DEFAULT_MEL
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 LJ_WAVS = DATA_DIR / "ljspeech-mini" / "wavs"
+
+
+def hifigan_mel(**changes) -> LogMel:
+    """The HiFi-GAN front end of the published mel settings with ``changes``."""
+    return LogMel.from_settings({**DEFAULT_MEL, **changes})
+
 
 # Small widths so that discriminator tests run fast on CPU.
 SMALL_D = {"mpd_channels_scale": 0.125, "msd_channels_scale": 0.125}
@@ -97,6 +103,8 @@ def test_other_config_errors(kwargs: dict, pattern: str) -> None:
         validate_generator_config(**cfg)
     with pytest.raises(HiFiGANConfigError):
         HiFiGANGenerator(**cfg)
+    with pytest.raises(HiFiGANConfigError, match=pattern):
+        HiFiGANGenerator.validate_config(**kwargs)  # missing arguments: the V1 defaults
 
 
 def test_unknown_preset() -> None:
@@ -284,12 +292,12 @@ def test_discriminator_backward_two_passes() -> None:
 def test_bf16_autocast() -> None:
     g = HiFiGANGenerator.from_preset("v3")
     d = HiFiGANDiscriminator(**SMALL_D)
-    mel_fn = MelExtractor()
+    mel_fn = hifigan_mel()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         y = g(None, torch.randn(2, 80, 4))
         outs = d(y)
         loss = sum(o[-1].float().mean() for o in outs)
-        mel = mel_fn(y)
+        mel = mel_fn(y[:, 0])
     loss.backward()
     assert y.shape == (2, 1, 1024)
     assert all(torch.isfinite(o[-1].float()).all() for o in outs)
@@ -325,25 +333,45 @@ def test_mel_matches_librosa_on_ljspeech() -> None:
     assert sr == 22050
     y = y[: 2 * sr]
     y = y[: len(y) // 256 * 256]
-    ext = MelExtractor()
-    assert {"window", "mel_basis"} <= set(dict(ext.named_buffers()))
-    mel = ext(torch.from_numpy(y)[None, None])
+    ext = hifigan_mel()
+    assert len(list(ext.buffers())) == 2 and not ext.state_dict()  # window and filterbank, rebuilt from settings
+    mel = ext(torch.from_numpy(y)[None, None])[:, 0]
     assert mel.shape == (1, 80, len(y) // 256)
     ref = _reference_log_mel(y, sr, 1024, 256, 1024, 80, 0.0, 8000.0)
     assert ref.shape == mel.shape[1:]
     err = np.abs(mel[0].numpy() - ref)
     assert err.max() < 2e-3 and err.mean() < 1e-4
     # fmax=None (HiFi-GAN's mel for the L1 loss) and [B, T] input
-    ext_full = MelExtractor(fmax=None)
+    ext_full = hifigan_mel(fmax=None)
     mel_full = ext_full(torch.from_numpy(y)[None])
     ref_full = _reference_log_mel(y, sr, 1024, 256, 1024, 80, 0.0, sr / 2)
     assert np.abs(mel_full[0].numpy() - ref_full).max() < 2e-3
 
 
+def test_one_log_mel_reproduces_torchaudio_and_the_reference_exactly() -> None:
+    """LogMel's default style is torchaudio's MelSpectrogram, its hifigan style the reference's mel, bit for bit."""
+    import torchaudio
+
+    y = torch.rand(3, 4000) - 0.5
+    ta = torchaudio.transforms.MelSpectrogram(8000, n_fft=512, hop_length=128, n_mels=64, power=1.0, norm="slaney",
+                                              mel_scale="slaney")
+    assert torch.equal(LogMel(8000, 512, 128, 64)(y), torch.log(torch.clamp(ta(y), min=1e-5)))
+    pad = (1024 - 256) // 2
+    padded = torch.nn.functional.pad(y.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
+    spec = torch.stft(padded, 1024, 256, 1024, torch.hann_window(1024), center=False, return_complex=True)
+    basis = torchaudio.functional.melscale_fbanks(513, 0.0, 8000.0, 80, 22050, norm="slaney", mel_scale="slaney")
+    magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
+    reference = torch.log(torch.clamp(torch.matmul(basis.T.contiguous(), magnitude), min=1e-5))
+    assert torch.equal(hifigan_mel()(y), reference)
+    assert LogMel(8000, 512, 128, 64).state_dict().keys() == {"mel.spectrogram.window", "mel.mel_scale.fb"}
+    with pytest.raises(ValueError, match="style='hifigan' fixes"):
+        LogMel(8000, 512, 128, 64, power=2.0, style="hifigan")
+
+
 def test_mel_frames_and_win_smaller_than_fft() -> None:
     y = torch.randn(2, 256 * 7).clamp(-1, 1) * 0.5
-    assert MelExtractor()(y).shape == (2, 80, 7)
-    ext = MelExtractor(sample_rate=16000, n_fft=512, hop_size=128, win_size=400, n_mels=40, fmax=None)
+    assert hifigan_mel()(y).shape == (2, 80, 7)
+    ext = hifigan_mel(sample_rate=16000, n_fft=512, hop_size=128, win_size=400, n_mels=40, fmax=None)
     mel = ext(y[:, : 128 * 9])
     assert mel.shape == (2, 40, 9)
     pytest.importorskip("librosa")
@@ -363,10 +391,8 @@ def test_multi_resolution_stft_distance() -> None:
     assert 0 < d_close.item() < d_far.item()
     sc, mag = multi_resolution_stft_distance(x, y, return_components=True)
     assert torch.allclose(sc + mag, d_close)
-    loss_fn = MultiResolutionSTFTLoss()
-    assert torch.allclose(loss_fn(x, y), d_close)
     xg = x.clone().requires_grad_(True)
-    loss_fn(xg[:, 0], y[:, 0]).backward()  # [B, T] also accepted
+    multi_resolution_stft_distance(xg[:, 0], y[:, 0]).backward()  # [B, T] also accepted
     assert xg.grad is not None and torch.isfinite(xg.grad).all()
     with pytest.raises(ValueError, match="same shape"):
         multi_resolution_stft_distance(x[..., :-1], y)

@@ -1,4 +1,4 @@
-"""The vocoder API, its training pieces, metrics, the recipe and the ``vocode`` CLI sub-command."""
+"""The vocoder API and its generator registry, training pieces, metrics, the recipe and the ``vocode`` command."""
 from __future__ import annotations
 
 import argparse
@@ -13,13 +13,17 @@ import soundfile as sf
 import torch
 
 import multigan
-from multigan.audio.hifigan import HiFiGANConfigError, HiFiGANDiscriminator
-from multigan.audio.vocoder import DEFAULT_MEL, Vocoder, register
+from multigan.audio.features import LogMagSpectrogram, LogMel, griffin_lim
+from multigan.audio.hifigan import HiFiGANConfigError, HiFiGANDiscriminator, HiFiGANGenerator
+from multigan.audio.losses import MelL1, mel_l1, stft_loss
+from multigan.audio.vocoder import (DEFAULT_MEL, GENERATORS, Vocoder, VocoderConfigError, check_generator_config,
+                                    mel_settings, register)
+from multigan.audio.vocoder_data import SegmentDataset, VocoderDataError, load_clips, validation_clips
 from multigan.audio.vocoder_metrics import GriffinLimBaseline, VocoderValidator, pesq_wb
-from multigan.audio.vocoder_train import (MelL1, SegmentDataset, VocoderDataError, build_trainer, load_clips,
-                                          split_clips, stft_loss, validation_clips)
+from multigan.audio.vocoder_training import build_vocoder_trainer, split_clips
 from multigan.checkpoint import export_generator
 from multigan.errors import MultiganError
+from multigan.generator import ExportableGenerator
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,16 +72,70 @@ def test_output_length_is_frames_times_hop() -> None:
 def test_config_is_json_and_mel_matches_generator() -> None:
     voc = tiny_vocoder()
     cfg = json.loads(json.dumps(voc.config))
-    assert cfg["mel"] == DEFAULT_MEL
+    assert cfg["mel"] == DEFAULT_MEL and cfg["generator_class"] == "hifigan"
     assert cfg["generator"]["hop_size"] == 256 and cfg["generator"]["n_mels"] == 80
     assert Vocoder(**cfg).config == voc.config
     with pytest.raises(HiFiGANConfigError, match="multiply to 256 but hop_size is 200"):
         Vocoder(generator=TINY_G, mel={"hop_size": 200})
-    with pytest.raises(HiFiGANConfigError, match="differs from the mel front end"):
+    with pytest.raises(HiFiGANConfigError, match="multiply to 256 but hop_size is 200"):  # config time, no network
+        check_generator_config(TINY_G, mel_settings({"hop_size": 200}))
+    with pytest.raises(VocoderConfigError, match="differs from the mel front end"):
         Vocoder(generator={**TINY_G, "n_mels": 64})
-    with pytest.raises(HiFiGANConfigError, match="unknown mel setting"):
+    with pytest.raises(VocoderConfigError, match="unknown mel setting"):
         Vocoder(mel={"hop": 256})
-    assert isinstance(HiFiGANConfigError("x"), MultiganError)  # recipes print it as one error line
+    with pytest.raises(VocoderConfigError, match="fmax=12000.0 is above the Nyquist frequency 11025.0"):
+        mel_settings({"fmax": 12000})
+    with pytest.raises(VocoderConfigError, match="unknown generator_class 'vocos'; available"):
+        Vocoder(generator=TINY_G, generator_class="vocos")
+    for error in (HiFiGANConfigError, VocoderConfigError):
+        assert issubclass(error, MultiganError)  # recipes print it as one error line
+
+
+class StubGenerator(ExportableGenerator):
+    """The smallest vocoder generator family: one transposed convolution from mel frames to hops."""
+
+    def __init__(self, n_mels: int = 80, hop_size: int = 256, channels: int = 4) -> None:
+        self.validate_config(n_mels=n_mels, hop_size=hop_size, channels=channels)
+        super().__init__(n_mels=n_mels, hop_size=hop_size, channels=channels)
+        self.up = torch.nn.ConvTranspose1d(n_mels, 1, hop_size, hop_size)
+
+    @classmethod
+    def validate_config(cls, n_mels: int = 80, hop_size: int = 256, channels: int = 4) -> None:
+        if channels < 1:
+            raise MultiganError(f"channels must be positive, got {channels}")
+
+    def remove_weight_norm(self) -> "StubGenerator":
+        return self
+
+    def forward(self, noise, cond=None):
+        return torch.tanh(self.up(cond))
+
+
+def test_a_generator_family_plugs_in_with_one_registry_entry(tmp_path: Path, monkeypatch) -> None:
+    assert next(iter(GENERATORS)) == "hifigan" and GENERATORS["hifigan"] is HiFiGANGenerator
+    monkeypatch.setitem(GENERATORS, "stub", StubGenerator)
+    mel = {"sample_rate": 8000, "n_fft": 512, "hop_size": 128, "win_size": 512, "n_mels": 64, "fmax": None}
+    voc = Vocoder(generator={"channels": 2}, mel=mel, generator_class="stub").eval()
+    assert voc.config["generator"] == {"n_mels": 64, "hop_size": 128, "channels": 2}
+    with pytest.raises(MultiganError, match="channels must be positive"):
+        check_generator_config({"channels": 0}, mel_settings(mel), "stub")
+    audio = 0.3 * torch.sin(torch.arange(1000) / 5.0)
+    export_generator(voc, tmp_path / "export")
+    loaded = multigan.load(tmp_path)
+    assert isinstance(loaded.net, StubGenerator) and loaded.config == voc.config
+    assert torch.equal(loaded.resynthesize(audio, 8000), voc.resynthesize(audio, 8000))
+
+
+def test_exports_from_before_the_registry_load_as_hifigan(tmp_path: Path) -> None:
+    voc = tiny_vocoder().eval()
+    export_generator(voc, tmp_path / "export")
+    info_file = tmp_path / "export" / "generator.json"
+    info = json.loads(info_file.read_text())
+    assert info["class"] == "multigan.audio.vocoder:Vocoder"
+    del info["config"]["generator_class"]  # what exports written before the registry hold
+    info_file.write_text(json.dumps(info))
+    loaded = multigan.load(tmp_path)
+    assert isinstance(loaded.net, HiFiGANGenerator) and loaded.config == voc.config
 
 
 def test_mel_is_the_training_front_end() -> None:
@@ -123,8 +181,6 @@ def test_vocode_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     info = sf.info(str(tmp_path / "o.wav"))
     assert info.samplerate == 22050 and info.frames == 22050
     # not a vocoder run: one clear error
-    from multigan.audio.hifigan import HiFiGANGenerator
-
     export_generator(HiFiGANGenerator(**{**TINY_G, "n_mels": 80, "hop_size": 256}), tmp_path / "other" / "export")
     args = parser.parse_args(["vocode", str(tmp_path / "other"), str(tmp_path / "in.wav"), "-o", str(tmp_path / "x.wav")])
     with pytest.raises(MultiganError, match="not a vocoder"):
@@ -163,6 +219,23 @@ def test_pesq_wrapper() -> None:
     assert np.isnan(pesq_wb(np.zeros(22050, np.float32), np.zeros(22050, np.float32), 22050))
 
 
+def test_griffin_lim_is_torchaudios_by_default() -> None:
+    """The one Griffin-Lim: torchaudio's, bit for bit, unless a seeded initial phase or the clamp floor is asked."""
+    import torchaudio
+
+    spec = LogMagSpectrogram(256, 64)(torch.rand(2, 4000) - 0.5)
+    torch.manual_seed(1)
+    ours = griffin_lim(spec, 256, 64, 4, length=4000)
+    torch.manual_seed(1)
+    theirs = torchaudio.functional.griffinlim(spec.exp(), torch.hann_window(256), 256, 64, 256, 1.0, 4, 0.99, 4000,
+                                              True)
+    assert torch.equal(ours, theirs)
+    phase = torch.exp(2j * torch.pi * torch.rand(spec.shape[-2:], generator=torch.Generator().manual_seed(0)))
+    seeded = griffin_lim(spec[0].exp(), 256, 64, 4, length=4000, log=False, init=phase, phase_floor="clamp")
+    assert seeded.shape == (4000,) and torch.equal(seeded, griffin_lim(spec[0], 256, 64, 4, length=4000, init=phase,
+                                                                       phase_floor="clamp"))
+
+
 def test_griffin_lim_baseline_is_cached(lj_dir: Path, tmp_path: Path) -> None:
     clips = load_clips(lj_dir, 22050)[:1]
     vclips = validation_clips([(n, w[:22050]) for n, w in clips], DEFAULT_MEL)
@@ -192,7 +265,7 @@ def test_few_real_steps_reduce_mel_l1(lj_dir: Path, tmp_path: Path) -> None:
     cfg = multigan.TrainConfig(max_steps=20, batch_size=2, loss="lsgan", fm_weight=2.0, reuse_fakes=True,
                                optimizer="adamw", g_lr=5e-3, d_lr=2e-4, betas=(0.8, 0.99), ema_decay=0.0,
                                adv_start_step=16, device="cpu", val_every=0, progress=False)
-    trainer = build_trainer(voc, HiFiGANDiscriminator(**TINY_D), cfg, clips, tmp_path, segment=4096, repeats=2)
+    trainer = build_vocoder_trainer(voc, HiFiGANDiscriminator(**TINY_D), cfg, clips, tmp_path, segment=4096, repeats=2)
     vclips = validation_clips([(n, w[:22050]) for n, w in clips], DEFAULT_MEL)
     validator = VocoderValidator(vclips, DEFAULT_MEL, with_pesq=False)
 
@@ -216,7 +289,7 @@ def test_bf16_training_step(lj_dir: Path, tmp_path: Path) -> None:
     clips = load_clips(lj_dir, 22050)[:2]
     cfg = multigan.TrainConfig(max_steps=2, batch_size=2, loss="lsgan", fm_weight=2.0, reuse_fakes=True,
                                mixed_precision="bf16", ema_decay=0.0, device="cpu", val_every=0, progress=False)
-    trainer = build_trainer(tiny_vocoder(), HiFiGANDiscriminator(**TINY_D), cfg, clips, tmp_path, segment=2048)
+    trainer = build_vocoder_trainer(tiny_vocoder(), HiFiGANDiscriminator(**TINY_D), cfg, clips, tmp_path, segment=2048)
     losses = trainer.train_step()
     assert set(losses) == {"d_adv", "g_adv", "g_fm", "g_mel_l1"} and all(np.isfinite(list(losses.values())))
 
@@ -231,23 +304,32 @@ def test_optional_multi_resolution_stft_loss(lj_dir: Path, tmp_path: Path) -> No
     clips = load_clips(lj_dir, 22050)[:2]
     cfg = multigan.TrainConfig(max_steps=1, batch_size=2, ema_decay=0.0, adv_start_step=5, device="cpu",
                                val_every=0, progress=False)
-    trainer = build_trainer(tiny_vocoder(), HiFiGANDiscriminator(**TINY_D), cfg, clips, tmp_path / "a",
+    trainer = build_vocoder_trainer(tiny_vocoder(), HiFiGANDiscriminator(**TINY_D), cfg, clips, tmp_path / "a",
                             segment=2048, stft_weight=2.5)
     losses = trainer.train_step()
     assert set(losses) == {"g_mel_l1", "g_mrstft"} and 2.5 * 0.5 < losses["g_mrstft"] < 2.5 * 10
-    plain = build_trainer(tiny_vocoder(), HiFiGANDiscriminator(**TINY_D), cfg, clips, tmp_path / "b", segment=2048)
+    plain = build_vocoder_trainer(tiny_vocoder(), HiFiGANDiscriminator(**TINY_D), cfg, clips, tmp_path / "b",
+                                  segment=2048)
     assert set(plain.train_step()) == {"g_mel_l1"}
 
 
-def test_mel_l1_loss_uses_full_band_and_no_real_graph() -> None:
-    loss = MelL1(DEFAULT_MEL)
-    assert loss.mel.fmax is None
+def test_mel_l1_loss_uses_full_band_and_no_real_graph(lj_dir: Path, tmp_path: Path) -> None:
+    full_band = LogMel.from_settings({**DEFAULT_MEL, "fmax": None})
+    loss = MelL1(full_band)
     real = torch.rand(2, 2048) - 0.5
     fake = (torch.rand(2, 2048) - 0.5).requires_grad_(True)
     value = loss(fake, {"real": real})
     value.backward()
     assert value.item() > 0 and fake.grad is not None
     assert loss(real, {"real": real}).item() == 0.0
+    # the trainer's mel loss is the full-band one (loss_fmax=None, as published), not the 0-8 kHz input mel
+    cfg = multigan.TrainConfig(max_steps=1, batch_size=2, ema_decay=0.0, device="cpu", val_every=0, progress=False)
+    trainer = build_vocoder_trainer(tiny_vocoder(), HiFiGANDiscriminator(**TINY_D), cfg, load_clips(lj_dir, 22050),
+                                    tmp_path, segment=2048)
+    mel_loss = trainer.extra_losses[0].fn
+    fake = fake.detach()
+    assert torch.equal(mel_loss(fake, {"real": real}), mel_l1(fake, real, full_band))
+    assert not torch.equal(mel_loss(fake, {"real": real}), mel_l1(fake, real, LogMel.from_settings(DEFAULT_MEL)))
 
 
 # --------------------------------------------------------------------------- recipe

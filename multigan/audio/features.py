@@ -1,18 +1,30 @@
-"""Spectral features as device-agnostic ``nn.Module``s over torchaudio transforms.
+"""Spectral features as device-agnostic ``nn.Module``s over torchaudio transforms, and Griffin-Lim.
 
 Windows and mel filters are registered buffers, so ``.to(device)`` moves them and a model that owns one
 exports it. Inputs are waveforms ``[..., T]``; outputs are ``[..., bins, frames]``.
+
+:class:`LogMel` is the one log-mel front end: torchaudio's framing (SpecGAN, the digit classifier) or, with
+``style="hifigan"``, the HiFi-GAN reference's (every vocoder; :meth:`LogMel.from_settings` builds it from a
+vocoder's ``mel`` settings). :func:`griffin_lim` is the one phase reconstruction.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 import torch
+import torch.nn.functional as F
 import torchaudio
 from torch import nn
 
-__all__ = ["LogMagSpectrogram", "LogMel", "SpecNormalizer", "griffin_lim"]
+__all__ = ["LogMagSpectrogram", "LogMel", "SpecNormalizer", "griffin_lim", "waveform_batch"]
+
+
+def waveform_batch(x: torch.Tensor) -> torch.Tensor:
+    """Accept a waveform ``[T]``, ``[B, T]`` or ``[B, 1, T]``; return a ``[B, T]`` view of it."""
+    if not (x.dim() in (1, 2) or (x.dim() == 3 and x.shape[1] == 1)):
+        raise ValueError(f"expected waveform of shape [B, 1, T] or [B, T], got {tuple(x.shape)}")
+    return x.reshape(-1, x.shape[-1])
 
 
 class LogMagSpectrogram(nn.Module):
@@ -45,9 +57,20 @@ class LogMagSpectrogram(nn.Module):
 
 
 class LogMel(nn.Module):
-    """``log(clamp(mel(|STFT(x)|), eps))``, the vocoder-style log-mel spectrogram ``[..., n_mels, frames]``.
+    """``log(clamp(mel(|STFT(x)|), eps))``, the log-mel spectrogram ``[..., n_mels, frames]``.
 
-    Defaults follow HiFi-GAN: magnitude (``power=1``), Slaney mel scale and area normalisation.
+    Defaults follow HiFi-GAN: magnitude (``power=1``), Slaney mel scale and area normalisation. ``style``
+    picks whose computation is reproduced bit for bit:
+
+    * ``"torchaudio"``: ``torchaudio.transforms.MelSpectrogram`` (frame ``t`` centred on sample ``t * hop``
+      with ``center=True``; ``fmax=None`` is ``sample_rate // 2``).
+    * ``"hifigan"``: the HiFi-GAN reference's ``mel_spectrogram``: reflect-pad ``(n_fft - hop) // 2`` samples
+      on both sides and frame without centring (frame ``t`` centred on ``t * hop + hop / 2``: ``T // hop``
+      frames for ``T`` a multiple of ``hop``), magnitude ``sqrt(re^2 + im^2 + 1e-9)``, filterbank applied
+      from the left. ``center``, ``pad_mode`` and ``power`` are the reference's.
+
+    Computed in float32 with autocast disabled. ``persistent=False`` keeps the window and filterbank out of
+    ``state_dict`` (a model that rebuilds them from its config, such as a vocoder).
     """
 
     def __init__(
@@ -66,11 +89,19 @@ class LogMel(nn.Module):
         norm: str | None = "slaney",
         mel_scale: str = "slaney",
         eps: float = 1e-5,
+        style: Literal["torchaudio", "hifigan"] = "torchaudio",
+        persistent: bool = True,
     ) -> None:
         super().__init__()
         if fmax is not None and fmax > sample_rate / 2:
             raise ValueError(f"LogMel: fmax={fmax} is above the Nyquist frequency {sample_rate / 2}")
-        self.n_mels, self.eps = n_mels, eps
+        if style not in ("torchaudio", "hifigan"):
+            raise ValueError(f"LogMel: style={style!r}; valid choices: 'torchaudio', 'hifigan'")
+        if style == "hifigan" and (power != 1.0 or not center or pad_mode != "reflect"):
+            raise ValueError("LogMel: style='hifigan' fixes the framing and the magnitude; leave power, center "
+                             "and pad_mode at their defaults")
+        self.n_fft, self.hop, self.n_mels, self.eps, self.style = n_fft, hop, n_mels, eps, style
+        hifigan = style == "hifigan"
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate,
             n_fft=n_fft,
@@ -79,20 +110,48 @@ class LogMel(nn.Module):
             f_min=fmin,
             f_max=fmax,
             n_mels=n_mels,
-            power=power,
-            center=center,
+            power=None if hifigan else power,  # the reference takes its own magnitude of the complex STFT
+            center=not hifigan and center,
             pad_mode=pad_mode,
             norm=norm,
             mel_scale=mel_scale,
         )
+        if not persistent:
+            for module in (self.mel.spectrogram, self.mel.mel_scale):
+                for name, buffer in list(module.named_buffers(recurse=False)):
+                    module.register_buffer(name, buffer, persistent=False)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> "LogMel":
+        """The HiFi-GAN-style front end of a vocoder's ``mel`` settings.
+
+        ``settings``: ``sample_rate, n_fft, hop_size, win_size, n_mels, fmin, fmax`` (``fmax=None``: the full
+        band, ``sample_rate / 2``). The window and filterbank follow from them and are not saved.
+        """
+        s = settings
+        fmax = s["sample_rate"] / 2 if s["fmax"] is None else s["fmax"]
+        return cls(s["sample_rate"], s["n_fft"], s["hop_size"], s["n_mels"], s["fmin"], fmax, s["win_size"],
+                   style="hifigan", persistent=False)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Waveform ``[..., T]`` to log-mel ``[..., n_mels, frames]``."""
-        return torch.log(torch.clamp(self.mel(wav), min=self.eps))
+        with torch.autocast(device_type=wav.device.type, enabled=False):
+            wav = wav.float()
+            mel = self._reference_mel(wav) if self.style == "hifigan" else self.mel(wav)
+            return torch.log(torch.clamp(mel, min=self.eps))
+
+    def _reference_mel(self, wav: torch.Tensor) -> torch.Tensor:
+        """The HiFi-GAN reference's mel magnitude of ``wav`` ``[..., T]`` (see the class docstring)."""
+        pad = (self.n_fft - self.hop) // 2
+        batch = F.pad(wav.reshape(-1, 1, wav.shape[-1]), (pad, pad), mode="reflect").squeeze(1)
+        spec = self.mel.spectrogram(batch)
+        magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
+        mel = torch.matmul(self.mel.mel_scale.fb.T.contiguous(), magnitude)
+        return mel.reshape(*wav.shape[:-1], *mel.shape[-2:])
 
 
 def griffin_lim(
-    logmag: torch.Tensor,
+    spec: torch.Tensor,
     n_fft: int,
     hop: int,
     n_iter: int = 32,
@@ -101,28 +160,47 @@ def griffin_lim(
     length: int | None = None,
     momentum: float = 0.99,
     rand_init: bool = True,
+    init: torch.Tensor | None = None,
+    log: bool = True,
+    phase_floor: Literal["add", "clamp"] = "add",
 ) -> torch.Tensor:
-    """Waveform ``[..., T]`` from a natural-log magnitude ``[..., n_fft // 2 + 1, frames]`` by Griffin-Lim.
+    """Waveform ``[..., T]`` from a magnitude spectrogram ``[..., n_fft // 2 + 1, frames]`` by fast Griffin-Lim.
 
-    Runs on ``logmag``'s device; a random initial phase (``rand_init``) draws from torch's global RNG.
-    ``length`` trims or pads the output to that many samples.
+    ``spec`` is a natural-log magnitude (``log=True``) or a linear one. The initial phase factors are
+    ``init`` when given (e.g. unit phases from a seeded generator), else uniform complex draws from torch's
+    global RNG (``rand_init``, as ``torchaudio.functional.griffinlim``) or ones. Each iteration divides the
+    phase by ``|phase| + 1e-16`` (``phase_floor="add"``, torchaudio's) or by ``max(|phase|, 1e-16)``
+    (``"clamp"``). Runs on ``spec``'s device; ``length`` trims or pads the output to that many samples.
     """
-    if logmag.shape[-2] != n_fft // 2 + 1:
-        raise ValueError(f"griffin_lim: expected {n_fft // 2 + 1} bins for n_fft={n_fft}, got {logmag.shape[-2]}")
+    if spec.shape[-2] != n_fft // 2 + 1:
+        raise ValueError(f"griffin_lim: expected {n_fft // 2 + 1} bins for n_fft={n_fft}, got {spec.shape[-2]}")
+    if not 0 <= momentum < 1:
+        raise ValueError(f"griffin_lim: momentum must be in [0, 1), got {momentum}")
+    if phase_floor not in ("add", "clamp"):
+        raise ValueError(f"griffin_lim: phase_floor={phase_floor!r}; valid choices: 'add', 'clamp'")
     win_length = win_length or n_fft
-    window = torch.hann_window(win_length, device=logmag.device, dtype=logmag.dtype)
-    return torchaudio.functional.griffinlim(
-        torch.exp(logmag),
-        window=window,
-        n_fft=n_fft,
-        hop_length=hop,
-        win_length=win_length,
-        power=1.0,
-        n_iter=n_iter,
-        momentum=momentum,
-        length=length,
-        rand_init=rand_init,
-    )
+    stft = {"n_fft": n_fft, "hop_length": hop, "win_length": win_length,
+            "window": torch.hann_window(win_length, device=spec.device, dtype=spec.dtype)}
+    shape = spec.shape
+    magnitude = (torch.exp(spec) if log else spec).reshape(-1, *shape[-2:])
+    if init is not None:
+        angles = init.reshape(magnitude.shape)
+    else:
+        dtype = torch.promote_types(magnitude.dtype, torch.complex64)
+        draw = torch.rand if rand_init else torch.ones
+        angles = draw(magnitude.shape, dtype=dtype, device=magnitude.device)
+    factor = momentum / (1 + momentum)
+    previous = None
+    for _ in range(n_iter):
+        inverse = torch.istft(magnitude * angles, length=length, **stft)
+        rebuilt = torch.stft(inverse, center=True, pad_mode="reflect", normalized=False, onesided=True,
+                             return_complex=True, **stft)
+        angles = rebuilt if previous is None or not factor else rebuilt - previous * factor
+        norm = angles.abs()
+        angles = angles / (norm + 1e-16 if phase_floor == "add" else norm.clamp_min(1e-16))
+        previous = rebuilt
+    wav = torch.istft(magnitude * angles, length=length, **stft)
+    return wav.reshape(*shape[:-2], wav.shape[-1])
 
 
 class SpecNormalizer(nn.Module):

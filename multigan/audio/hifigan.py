@@ -1,16 +1,13 @@
-"""HiFi-GAN (Kong, Kim & Bae, NeurIPS 2020) for the modality-agnostic trainer.
+"""HiFi-GAN (Kong, Kim & Bae, NeurIPS 2020) networks for the modality-agnostic trainer.
 
-This module holds the whole architecture:
-
-* :class:`HiFiGANGenerator` -- the mel-to-waveform generator with multi-receptive
-  field fusion (MRF) residual blocks, presets ``v1``/``v2``/``v3``
-  (:data:`HIFIGAN_CONFIGS`).
+* :class:`HiFiGANGenerator` -- the mel-to-waveform generator with multi-receptive field fusion (MRF)
+  residual blocks; the published ``v1``/``v2``/``v3`` settings and the configuration rules are in
+  :mod:`multigan.audio.hifigan_config` (:meth:`HiFiGANGenerator.validate_config`).
 * :class:`MultiPeriodDiscriminator` (MPD), :class:`MultiScaleDiscriminator` (MSD) and
   :class:`HiFiGANDiscriminator` (MPD + MSD in one module).
-* :class:`MelExtractor` -- the log-mel front end exactly as the reference
-  implementation computes it (so mels from here feed a generator trained there).
-* :func:`multi_resolution_stft_distance` / :class:`MultiResolutionSTFTLoss` --
-  spectral convergence + log-magnitude L1 over several STFT resolutions.
+
+The mel front end is :class:`multigan.audio.features.LogMel` (``style="hifigan"``); the mel L1 and
+multi-resolution STFT losses are in :mod:`multigan.audio.losses`.
 
 Trainer contracts
 -----------------
@@ -46,64 +43,18 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm, weight_norm
 
-from ..errors import MultiganError
 from ..generator import ExportableGenerator
+from .features import waveform_batch
+from .hifigan_config import HIFIGAN_CONFIGS, HiFiGANConfigError, normalise_resblock, validate_generator_config
 
-__all__ = [
-    "HIFIGAN_CONFIGS",
-    "LRELU_SLOPE",
-    "HiFiGANConfigError",
-    "validate_generator_config",
-    "get_padding",
-    "ResBlock1",
-    "ResBlock2",
-    "HiFiGANGenerator",
-    "PeriodDiscriminator",
-    "ScaleDiscriminator",
-    "MultiPeriodDiscriminator",
-    "MultiScaleDiscriminator",
-    "HiFiGANDiscriminator",
-    "MelExtractor",
-    "multi_resolution_stft_distance",
-    "MultiResolutionSTFTLoss",
-    "remove_weight_norm",
-]
+__all__ = ["HIFIGAN_CONFIGS", "LRELU_SLOPE", "HiFiGANConfigError", "validate_generator_config", "get_padding",
+           "ResBlock1", "ResBlock2", "HiFiGANGenerator", "PeriodDiscriminator", "ScaleDiscriminator",
+           "MultiPeriodDiscriminator", "MultiScaleDiscriminator", "HiFiGANDiscriminator", "remove_weight_norm"]
 
 #: Negative slope of the leaky ReLUs inside the networks.
 LRELU_SLOPE: float = 0.1
 
-#: Published generator hyper-parameters (config_v1.json / v2 / v3 of the reference
-#: repository; all at 22.05 kHz, 80 mel bins, hop 256).
-HIFIGAN_CONFIGS: dict[str, dict[str, Any]] = {
-    "v1": {
-        "n_mels": 80,
-        "hop_size": 256,
-        "resblock": "1",
-        "upsample_rates": [8, 8, 2, 2],
-        "upsample_kernel_sizes": [16, 16, 4, 4],
-        "upsample_initial_channel": 512,
-        "resblock_kernel_sizes": [3, 7, 11],
-        "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5], [1, 3, 5]],
-    },
-    "v3": {
-        "n_mels": 80,
-        "hop_size": 256,
-        "resblock": "2",
-        "upsample_rates": [8, 8, 4],
-        "upsample_kernel_sizes": [16, 16, 8],
-        "upsample_initial_channel": 256,
-        "resblock_kernel_sizes": [3, 5, 7],
-        "resblock_dilation_sizes": [[1, 2], [2, 6], [3, 12]],
-    },
-}
-#: V2 is V1 at a quarter of the width.
-HIFIGAN_CONFIGS["v2"] = {**deepcopy(HIFIGAN_CONFIGS["v1"]), "upsample_initial_channel": 128}
-
 _V1 = HIFIGAN_CONFIGS["v1"]
-
-
-class HiFiGANConfigError(MultiganError, ValueError):
-    """Raised when generator hyper-parameters are inconsistent (a user error: recipes print it as one line)."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -113,121 +64,6 @@ def get_padding(kernel_size: int, dilation: int = 1) -> int:
     """'Same' padding of a stride-1 convolution with an odd ``kernel_size``."""
     return (kernel_size * dilation - dilation) // 2
 
-
-def _prime_factors(n: int) -> list[int]:
-    factors: list[int] = []
-    p = 2
-    while p * p <= n:
-        while n % p == 0:
-            factors.append(p)
-            n //= p
-        p += 1
-    if n > 1:
-        factors.append(n)
-    return factors
-
-
-def _suggest_rates(hop_size: int, n_stages: int) -> list[int]:
-    """Split ``hop_size`` into at most ``n_stages`` balanced factors, largest first."""
-    n_stages = max(1, n_stages)
-    buckets = [1] * n_stages
-    for p in sorted(_prime_factors(hop_size), reverse=True):
-        i = min(range(n_stages), key=lambda j: buckets[j])
-        buckets[i] *= p
-    rates = sorted((b for b in buckets if b > 1), reverse=True)
-    return rates or [1]
-
-
-def _as_int_list(values: Sequence[Any], name: str) -> list[int]:
-    try:
-        out = [int(v) for v in values]
-    except (TypeError, ValueError) as exc:
-        raise HiFiGANConfigError(f"{name} must be a sequence of integers, got {values!r}") from exc
-    if any(int(v) != v for v in values):
-        raise HiFiGANConfigError(f"{name} must be a sequence of integers, got {values!r}")
-    return out
-
-
-def _normalise_resblock(resblock: Union[str, int]) -> str:
-    rb = str(resblock)
-    if rb not in ("1", "2"):
-        raise HiFiGANConfigError(f"resblock must be '1' or '2', got {resblock!r}")
-    return rb
-
-
-def validate_generator_config(
-    upsample_rates: Sequence[int],
-    upsample_kernel_sizes: Sequence[int],
-    hop_size: int,
-    resblock: Union[str, int] = "1",
-    resblock_kernel_sizes: Optional[Sequence[int]] = None,
-    resblock_dilation_sizes: Optional[Sequence[Sequence[int]]] = None,
-    upsample_initial_channel: Optional[int] = None,
-    n_mels: Optional[int] = None,
-) -> None:
-    """Check generator hyper-parameters; raise :class:`HiFiGANConfigError` if invalid.
-
-    Checks: ``prod(upsample_rates) == hop_size``; one kernel size per upsample rate and
-    each kernel ``>= `` its rate; resblock type ``'1'``/``'2'``; one dilation list per
-    resblock kernel size, kernels odd, dilations positive; enough initial channels to
-    halve once per upsampling stage.
-    """
-    rates = _as_int_list(upsample_rates, "upsample_rates")
-    kernels = _as_int_list(upsample_kernel_sizes, "upsample_kernel_sizes")
-    if not rates:
-        raise HiFiGANConfigError("upsample_rates must not be empty")
-    if any(r < 1 for r in rates):
-        raise HiFiGANConfigError(f"upsample_rates must be positive, got {rates}")
-    if len(rates) != len(kernels):
-        raise HiFiGANConfigError(
-            f"upsample_rates {rates} has {len(rates)} stages but upsample_kernel_sizes "
-            f"{kernels} has {len(kernels)}: give one kernel size per upsampling stage "
-            f"(typically 2 x rate, e.g. {[2 * r for r in rates]})"
-        )
-    product = math.prod(rates)
-    if int(hop_size) != product:
-        suggestion = _suggest_rates(int(hop_size), len(rates)) if int(hop_size) > 0 else [1]
-        raise HiFiGANConfigError(
-            f"upsample_rates {rates} multiply to {product} but hop_size is {hop_size}: "
-            f"make their product equal hop_size (e.g. upsample_rates={suggestion} with "
-            f"upsample_kernel_sizes={[2 * r for r in suggestion]}), or set hop_size={product}"
-        )
-    for i, (r, k) in enumerate(zip(rates, kernels)):
-        if k < r:
-            raise HiFiGANConfigError(
-                f"upsample_kernel_sizes[{i}]={k} is smaller than upsample_rates[{i}]={r}: "
-                f"a transposed conv kernel must be >= its stride (typically 2 x rate = {2 * r})"
-            )
-        if r == 1 and (k - r) % 2:
-            raise HiFiGANConfigError(
-                f"upsample stage {i} has rate 1 and even kernel {k}: use an odd kernel size"
-            )
-    _normalise_resblock(resblock)
-    if resblock_kernel_sizes is not None or resblock_dilation_sizes is not None:
-        rks = _as_int_list(resblock_kernel_sizes or [], "resblock_kernel_sizes")
-        rds = [_as_int_list(d, "resblock_dilation_sizes[i]") for d in (resblock_dilation_sizes or [])]
-        if not rks:
-            raise HiFiGANConfigError("resblock_kernel_sizes must not be empty")
-        if len(rks) != len(rds):
-            raise HiFiGANConfigError(
-                f"resblock_kernel_sizes {rks} has {len(rks)} entries but "
-                f"resblock_dilation_sizes {rds} has {len(rds)}: give one dilation list per kernel"
-            )
-        for k in rks:
-            if k < 1 or k % 2 == 0:
-                raise HiFiGANConfigError(f"resblock kernel sizes must be odd and positive, got {rks}")
-        for d in rds:
-            if not d or any(x < 1 for x in d):
-                raise HiFiGANConfigError(f"each resblock dilation list must be non-empty and positive, got {rds}")
-    if upsample_initial_channel is not None:
-        c = int(upsample_initial_channel)
-        if c // (2 ** len(rates)) < 1:
-            raise HiFiGANConfigError(
-                f"upsample_initial_channel={c} is too small for {len(rates)} upsampling stages "
-                f"(channels halve at each stage): use at least {2 ** len(rates)}"
-            )
-    if n_mels is not None and int(n_mels) < 1:
-        raise HiFiGANConfigError(f"n_mels must be positive, got {n_mels}")
 
 
 def remove_weight_norm(module: nn.Module) -> nn.Module:
@@ -243,19 +79,8 @@ def remove_weight_norm(module: nn.Module) -> nn.Module:
 
 
 def _to_audio_batch(x: Tensor) -> Tensor:
-    """Accept ``[T]``, ``[B, T]`` or ``[B, 1, T]``; return ``[B, 1, T]``."""
-    if x.dim() == 1:
-        return x[None, None]
-    if x.dim() == 2:
-        return x.unsqueeze(1)
-    if x.dim() == 3 and x.shape[1] == 1:
-        return x
-    raise ValueError(f"expected waveform of shape [B, 1, T] or [B, T], got {tuple(x.shape)}")
-
-
-def _to_flat_audio(x: Tensor) -> Tensor:
-    """Accept ``[T]``, ``[B, T]`` or ``[B, 1, T]``; return ``[B, T]``."""
-    return _to_audio_batch(x).squeeze(1)
+    """Accept ``[T]``, ``[B, T]`` or ``[B, 1, T]``; return ``[B, 1, T]`` (``x`` itself when it has that shape)."""
+    return x if x.dim() == 3 and x.shape[1] == 1 else waveform_batch(x).unsqueeze(1)
 
 
 # --------------------------------------------------------------------------- generator
@@ -347,7 +172,7 @@ class HiFiGANGenerator(ExportableGenerator):
         ups_k = [int(k) for k in upsample_kernel_sizes]
         rks = [int(k) for k in resblock_kernel_sizes]
         rds = [[int(d) for d in ds] for ds in resblock_dilation_sizes]
-        rb = _normalise_resblock(resblock)
+        rb = normalise_resblock(resblock)
         super().__init__(
             n_mels=int(n_mels),
             hop_size=int(hop_size),
@@ -383,6 +208,15 @@ class HiFiGANGenerator(ExportableGenerator):
             for kr, dr in zip(rks, rds):
                 self.resblocks.append(block_cls(ch, kr, dr))
         self.conv_post = weight_norm(nn.Conv1d(ch, 1, 7, 1, padding=3))
+
+    @classmethod
+    def validate_config(cls, **config: Any) -> None:
+        """Raise :class:`HiFiGANConfigError` if constructor arguments ``config`` are inconsistent.
+
+        Missing arguments take the constructor defaults (the published V1). The vocoder registry calls this
+        when a recipe's config is loaded; the constructor applies the same rules.
+        """
+        validate_generator_config(**{**_V1, **config})
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "HiFiGANGenerator":
@@ -697,157 +531,3 @@ class HiFiGANDiscriminator(nn.Module):
         """``x``: ``[B, 1, T]``; ``cond`` ignored. Returns ``len(periods) + num_scales`` feature lists."""
         x = _to_audio_batch(x)
         return self.mpd(x) + self.msd(x)
-
-
-# --------------------------------------------------------------------------- features
-
-
-class MelExtractor(nn.Module):
-    """Log-mel spectrogram computed exactly as the HiFi-GAN reference does.
-
-    Steps: reflect-pad ``(n_fft - hop_size) // 2`` samples on both sides; STFT with
-    ``center=False`` and a periodic Hann window of ``win_size``; magnitude
-    ``sqrt(re^2 + im^2 + 1e-9)``; Slaney-scale, Slaney-normalised mel filterbank (as
-    ``librosa.filters.mel``); ``log(clamp(mel, min=1e-5))``.
-
-    Input ``[B, T]``, ``[B, 1, T]`` or ``[T]``; output ``[B, n_mels, frames]`` with
-    ``frames == T // hop_size`` when ``T`` is a multiple of ``hop_size``. Always computed
-    in float32 (autocast is disabled inside). ``center=True`` skips the manual padding
-    and lets ``torch.stft`` centre frames instead (not the reference behaviour).
-    """
-
-    def __init__(
-        self,
-        sample_rate: int = 22050,
-        n_fft: int = 1024,
-        hop_size: int = 256,
-        win_size: int = 1024,
-        n_mels: int = 80,
-        fmin: float = 0.0,
-        fmax: Optional[float] = 8000.0,
-        center: bool = False,
-    ) -> None:
-        super().__init__()
-        if win_size > n_fft:
-            raise ValueError(f"win_size ({win_size}) must be <= n_fft ({n_fft})")
-        if hop_size < 1 or hop_size > n_fft:
-            raise ValueError(f"hop_size must be in [1, n_fft], got {hop_size}")
-        f_max = float(sample_rate) / 2 if fmax is None else float(fmax)
-        if not 0 <= fmin < f_max <= sample_rate / 2:
-            raise ValueError(f"need 0 <= fmin < fmax <= sample_rate/2, got fmin={fmin}, fmax={fmax}")
-        import torchaudio.functional as AF  # local import: only the filterbank needs torchaudio
-
-        self.sample_rate = int(sample_rate)
-        self.n_fft = int(n_fft)
-        self.hop_size = int(hop_size)
-        self.win_size = int(win_size)
-        self.n_mels = int(n_mels)
-        self.fmin = float(fmin)
-        self.fmax = fmax
-        self.center = bool(center)
-        fb = AF.melscale_fbanks(
-            self.n_fft // 2 + 1, float(fmin), f_max, self.n_mels, self.sample_rate, norm="slaney", mel_scale="slaney"
-        )
-        self.register_buffer("window", torch.hann_window(self.win_size), persistent=False)
-        self.register_buffer("mel_basis", fb.T.contiguous().float(), persistent=False)  # [n_mels, n_freqs]
-
-    def forward(self, audio: Tensor) -> Tensor:
-        """Return log-mel ``[B, n_mels, frames]`` for waveform ``audio`` in ``[-1, 1]``."""
-        y = _to_flat_audio(audio)
-        with torch.autocast(device_type=y.device.type, enabled=False):
-            y = y.float()
-            if not self.center:
-                pad = (self.n_fft - self.hop_size) // 2
-                y = F.pad(y.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
-            spec = torch.stft(
-                y,
-                self.n_fft,
-                hop_length=self.hop_size,
-                win_length=self.win_size,
-                window=self.window.to(y.dtype),
-                center=self.center,
-                pad_mode="reflect",
-                normalized=False,
-                onesided=True,
-                return_complex=True,
-            )
-            mag = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
-            mel = torch.matmul(self.mel_basis, mag)
-            return torch.log(torch.clamp(mel, min=1e-5))
-
-
-# --------------------------------------------------------------------------- MR-STFT
-
-
-_DEFAULT_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
-
-
-def _stft_mag(x: Tensor, n_fft: int, hop: int, win: int) -> Tensor:
-    window = torch.hann_window(win, device=x.device, dtype=x.dtype)
-    spec = torch.stft(x, n_fft, hop_length=hop, win_length=win, window=window, center=True, return_complex=True)
-    return torch.sqrt(torch.clamp(spec.real.pow(2) + spec.imag.pow(2), min=1e-7))
-
-
-def multi_resolution_stft_distance(
-    x: Tensor,
-    y: Tensor,
-    resolutions: Sequence[Sequence[int]] = _DEFAULT_RESOLUTIONS,
-    return_components: bool = False,
-) -> Union[Tensor, tuple[Tensor, Tensor]]:
-    """Multi-resolution STFT distance (Parallel WaveGAN style), differentiable.
-
-    For each ``(n_fft, hop, win_length)`` resolution: spectral convergence
-    ``||Y| - |X||_F / ||Y||_F`` plus the mean L1 distance of log magnitudes; both are
-    averaged over resolutions.
-
-    Args:
-        x: prediction, ``[B, 1, T]``, ``[B, T]`` or ``[T]``.
-        y: reference with the same shape as ``x``.
-        resolutions: ``(n_fft, hop_length, win_length)`` triples.
-        return_components: return ``(spectral_convergence, log_mag_l1)`` instead of their sum.
-
-    Returns:
-        Scalar tensor ``sc + mag`` (or the pair).
-    """
-    xf, yf = _to_flat_audio(x), _to_flat_audio(y)
-    if xf.shape != yf.shape:
-        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
-    if not resolutions:
-        raise ValueError("resolutions must not be empty")
-    with torch.autocast(device_type=xf.device.type, enabled=False):
-        xf, yf = xf.float(), yf.float()
-        sc_total = xf.new_zeros(())
-        mag_total = xf.new_zeros(())
-        for n_fft, hop, win in resolutions:
-            xm = _stft_mag(xf, int(n_fft), int(hop), int(win))
-            ym = _stft_mag(yf, int(n_fft), int(hop), int(win))
-            sc_total = sc_total + torch.linalg.norm(ym - xm) / torch.linalg.norm(ym)
-            mag_total = mag_total + F.l1_loss(torch.log(xm), torch.log(ym))
-        n = len(resolutions)
-        sc, mag = sc_total / n, mag_total / n
-    if return_components:
-        return sc, mag
-    return sc + mag
-
-
-class MultiResolutionSTFTLoss(nn.Module):
-    """Module wrapper of :func:`multi_resolution_stft_distance`.
-
-    ``forward(x, y)`` returns ``factor_sc * sc + factor_mag * mag`` (a scalar tensor).
-    """
-
-    def __init__(
-        self,
-        resolutions: Sequence[Sequence[int]] = _DEFAULT_RESOLUTIONS,
-        factor_sc: float = 1.0,
-        factor_mag: float = 1.0,
-    ) -> None:
-        super().__init__()
-        self.resolutions = [tuple(int(v) for v in r) for r in resolutions]
-        self.factor_sc = float(factor_sc)
-        self.factor_mag = float(factor_mag)
-
-    def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        """``x``: prediction, ``y``: reference (``[B, 1, T]`` or ``[B, T]``)."""
-        sc, mag = multi_resolution_stft_distance(x, y, self.resolutions, return_components=True)
-        return self.factor_sc * sc + self.factor_mag * mag

@@ -6,10 +6,17 @@
     wav = voc.resynthesize(audio, sample_rate)         # any clip: resampled to voc.sample_rate, mel, vocoded
     voc.vocode_file("in.wav", "out.wav")
 
-:class:`Vocoder` wraps a :class:`~multigan.audio.hifigan.HiFiGANGenerator` (``net``) and a
-:class:`~multigan.audio.hifigan.MelExtractor` (``mel_extractor``); both configurations are constructor
-arguments, so an export rebuilds the pair and nobody can feed a vocoder mels from a different front end by
-accident. :func:`register` adds the ``multigan vocode RUN_DIR in.wav -o out.wav`` sub-command.
+:class:`Vocoder` wraps any generator family of :data:`GENERATORS` (``net``) and the
+:class:`~multigan.audio.features.LogMel` front end of its ``mel`` settings (``mel_extractor``). Both
+configurations and the family's name are constructor arguments, so an export rebuilds the pair and nobody
+can feed a vocoder mels from a different front end by accident. :func:`register` adds the
+``multigan vocode RUN_DIR in.wav -o out.wav`` sub-command.
+
+A generator family plugs in with one line in :data:`GENERATORS`. Its class takes ``n_mels`` and
+``hop_size`` keyword arguments (the vocoder fills them from ``mel``), has a classmethod
+``validate_config(**kwargs)`` that raises a :class:`~multigan.errors.MultiganError` for inconsistent
+arguments, a ``remove_weight_norm()`` for inference (a no-op returning ``self`` when it has none), and
+``forward(noise, cond=mel)`` that returns ``[B, 1, frames * hop_size]`` in ``[-1, 1]``.
 """
 from __future__ import annotations
 
@@ -23,9 +30,16 @@ from torch import Tensor
 
 from ..errors import MultiganError
 from ..generator import ExportableGenerator
-from .hifigan import HIFIGAN_CONFIGS, HiFiGANConfigError, HiFiGANGenerator, MelExtractor
+from .features import LogMel, waveform_batch
+from .hifigan import HiFiGANGenerator
 
-__all__ = ["DEFAULT_MEL", "Vocoder", "register", "vocode_file"]
+__all__ = ["DEFAULT_MEL", "GENERATORS", "Vocoder", "VocoderConfigError", "check_generator_config", "mel_settings",
+           "register", "vocode_file"]
+
+#: Vocoder generator families by the name an export records (``generator_class``); the first is the default.
+GENERATORS: dict[str, type[ExportableGenerator]] = {
+    "hifigan": HiFiGANGenerator,
+}
 
 #: The published HiFi-GAN (LJ Speech) input features: 80 mels, n_fft 1024, hop 256, win 1024, 0-8 kHz.
 DEFAULT_MEL: dict[str, Any] = {
@@ -38,61 +52,93 @@ DEFAULT_MEL: dict[str, Any] = {
     "fmax": 8000.0,
 }
 
-_MEL_KEYS = ("sample_rate", "n_fft", "hop_size", "win_size", "n_mels", "fmin", "fmax")
+_INT_KEYS = ("sample_rate", "n_fft", "hop_size", "win_size", "n_mels")
 AudioLike = Union[Tensor, np.ndarray]
 
 
-def _mel_config(mel: Optional[Mapping[str, Any]]) -> dict[str, Any]:
-    """Complete ``mel`` with :data:`DEFAULT_MEL` and check its keys."""
-    cfg = dict(DEFAULT_MEL)
-    unknown = sorted(set(mel or {}) - set(_MEL_KEYS))
+class VocoderConfigError(MultiganError, ValueError):
+    """Inconsistent vocoder settings (a user error: recipes print it as one line)."""
+
+
+def mel_settings(mel: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """``mel`` completed with :data:`DEFAULT_MEL`, typed and checked; raises :class:`VocoderConfigError`.
+
+    Checks: known keys only, ``win_size <= n_fft``, ``1 <= hop_size <= n_fft`` and
+    ``0 <= fmin < fmax <= sample_rate / 2`` (``fmax=None``: the full band).
+    """
+    unknown = sorted(set(mel or {}) - set(DEFAULT_MEL))
     if unknown:
-        raise HiFiGANConfigError(f"unknown mel setting(s) {unknown}; valid: {list(_MEL_KEYS)}")
-    cfg.update(mel or {})
-    cfg = {k: (int(v) if k in ("sample_rate", "n_fft", "hop_size", "win_size", "n_mels") else v) for k, v in cfg.items()}
+        raise VocoderConfigError(f"unknown mel setting(s) {unknown}; valid: {list(DEFAULT_MEL)}")
+    cfg = {**DEFAULT_MEL, **(mel or {})}
+    cfg = {k: int(v) if k in _INT_KEYS else v for k, v in cfg.items()}
     cfg["fmin"] = float(cfg["fmin"])
     cfg["fmax"] = None if cfg["fmax"] is None else float(cfg["fmax"])
+    nyquist = cfg["sample_rate"] / 2
+    if cfg["win_size"] > cfg["n_fft"]:
+        raise VocoderConfigError(f"win_size={cfg['win_size']} must be <= n_fft={cfg['n_fft']}")
+    if not 1 <= cfg["hop_size"] <= cfg["n_fft"]:
+        raise VocoderConfigError(f"hop_size={cfg['hop_size']} must be in [1, n_fft={cfg['n_fft']}]")
+    if cfg["fmax"] is not None and cfg["fmax"] > nyquist:
+        raise VocoderConfigError(f"fmax={cfg['fmax']} is above the Nyquist frequency {nyquist}")
+    if not 0 <= cfg["fmin"] < (nyquist if cfg["fmax"] is None else cfg["fmax"]):
+        raise VocoderConfigError(f"fmin={cfg['fmin']} must be in [0, fmax={cfg['fmax']})")
     return cfg
 
 
+def _generator_family(name: str) -> type[ExportableGenerator]:
+    if name not in GENERATORS:
+        raise VocoderConfigError(f"unknown generator_class {name!r}; available: {sorted(GENERATORS)}")
+    return GENERATORS[name]
+
+
+def _generator_settings(generator: Optional[Mapping[str, Any]], mel: Mapping[str, Any]) -> dict[str, Any]:
+    """``generator`` with ``n_mels`` and ``hop_size`` taken from the (completed) ``mel`` settings."""
+    settings = dict(generator or {})
+    for key in ("n_mels", "hop_size"):
+        if key in settings and int(settings[key]) != mel[key]:
+            raise VocoderConfigError(
+                f"generator {key}={settings[key]} differs from the mel front end's {key}={mel[key]}: "
+                "the generator turns one mel frame into hop_size samples, so both must agree")
+        settings[key] = mel[key]
+    return settings
+
+
+def check_generator_config(generator: Optional[Mapping[str, Any]], mel: Mapping[str, Any],
+                           generator_class: str = "hifigan") -> None:
+    """Check generator settings against completed ``mel`` settings without building the network.
+
+    Runs the family's own ``validate_config`` (e.g. HiFi-GAN's ``prod(upsample_rates) == hop_size``): what a
+    recipe calls when its config is loaded. Raises :class:`VocoderConfigError` or the family's error.
+    """
+    _generator_family(generator_class).validate_config(**_generator_settings(generator, mel))
+
+
 class Vocoder(ExportableGenerator):
-    """HiFi-GAN vocoder bundled with its input feature extractor.
+    """A vocoder generator bundled with its input feature extractor.
 
     Args:
-        generator: :class:`HiFiGANGenerator` keyword arguments (default: the published V1); ``n_mels`` and
-            ``hop_size`` are taken from ``mel`` when absent and must agree with it when given.
-        mel: :class:`MelExtractor` settings (``sample_rate, n_fft, hop_size, win_size, n_mels, fmin, fmax``),
-            completed with :data:`DEFAULT_MEL`.
+        generator: keyword arguments of the ``generator_class`` network (default: its defaults, the published
+            HiFi-GAN V1); ``n_mels`` and ``hop_size`` are taken from ``mel`` when absent and must agree with
+            it when given.
+        mel: front-end settings (``sample_rate, n_fft, hop_size, win_size, n_mels, fmin, fmax``), completed
+            with :data:`DEFAULT_MEL` (see :func:`mel_settings`).
+        generator_class: the family's name in :data:`GENERATORS` (exports without one are HiFi-GAN).
 
     Raises:
-        HiFiGANConfigError: inconsistent settings, e.g. ``prod(upsample_rates) != hop_size`` (the message
-            says how to fix it).
+        VocoderConfigError: inconsistent mel settings; the network raises its own error for inconsistent
+            generator settings, e.g. ``prod(upsample_rates) != hop_size`` (the message says how to fix it).
 
     ``forward(noise, cond=mel)`` is the trainer's interface (``noise`` is ``None``: the model is purely
     conditional; ``voc(mel)`` works too) and returns ``[B, frames * hop_size]`` in ``[-1, 1]``.
     """
 
-    def __init__(self, generator: Optional[Mapping[str, Any]] = None, mel: Optional[Mapping[str, Any]] = None):
-        mel_cfg = _mel_config(mel)
-        gen_cfg = dict(HIFIGAN_CONFIGS["v1"] if generator is None else generator)
-        for key, mel_key in (("n_mels", "n_mels"), ("hop_size", "hop_size")):
-            if key in gen_cfg and int(gen_cfg[key]) != mel_cfg[mel_key]:
-                raise HiFiGANConfigError(
-                    f"generator {key}={gen_cfg[key]} differs from the mel front end's {mel_key}={mel_cfg[mel_key]}: "
-                    "the generator turns one mel frame into hop_size samples, so both must agree")
-            gen_cfg[key] = mel_cfg[mel_key]
-        net = HiFiGANGenerator(**gen_cfg)
-        super().__init__(generator=net.export_config(), mel=mel_cfg)
+    def __init__(self, generator: Optional[Mapping[str, Any]] = None, mel: Optional[Mapping[str, Any]] = None,
+                 generator_class: str = "hifigan"):
+        mel_cfg = mel_settings(mel)
+        net = _generator_family(generator_class)(**_generator_settings(generator, mel_cfg))
+        super().__init__(generator=net.export_config(), mel=mel_cfg, generator_class=generator_class)
         self.net = net
-        self.mel_extractor = MelExtractor(**mel_cfg)
-
-    @classmethod
-    def from_preset(cls, name: str, mel: Optional[Mapping[str, Any]] = None, **overrides: Any) -> "Vocoder":
-        """A published generator (``"v1"``, ``"v2"``, ``"v3"``) with the published mel front end."""
-        key = name.lower()
-        if key not in HIFIGAN_CONFIGS:
-            raise HiFiGANConfigError(f"unknown HiFi-GAN preset {name!r}; available: {sorted(HIFIGAN_CONFIGS)}")
-        return cls(generator={**HIFIGAN_CONFIGS[key], **overrides}, mel=mel)
+        self.mel_extractor = LogMel.from_settings(mel_cfg)
 
     # --- properties -------------------------------------------------------------------------------------
 
@@ -134,7 +180,7 @@ class Vocoder(ExportableGenerator):
 
         Returns ``[B, n_mels, T // hop_size]`` (for ``T`` a multiple of the hop; the reference framing).
         """
-        return self.mel_extractor(self._as_tensor(audio))
+        return self.mel_extractor(waveform_batch(self._as_tensor(audio)))
 
     @torch.no_grad()
     def generate(self, mel: Tensor) -> Tensor:
@@ -178,7 +224,7 @@ class Vocoder(ExportableGenerator):
         return save_wav(out_wav, self.resynthesize(audio, rate), self.sample_rate)
 
     def remove_weight_norm(self) -> "Vocoder":
-        """Fold weight normalisation into plain weights (faster inference); idempotent."""
+        """Fold the network's weight normalisation into plain weights (faster inference); idempotent."""
         self.net.remove_weight_norm()
         return self
 
@@ -188,9 +234,9 @@ class Vocoder(ExportableGenerator):
 
     def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False):  # type: ignore[override]
         """Load weights, weight-normed or folded (a folded state dict folds this model first)."""
-        if ("net.conv_pre.weight" in state_dict
-                and "net.conv_pre.parametrizations.weight.original0" not in state_dict):
-            self.net.remove_weight_norm()
+        if (any(".parametrizations." in k for k in self.state_dict())
+                and not any(".parametrizations." in k for k in state_dict)):
+            self.remove_weight_norm()
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
 
@@ -202,7 +248,7 @@ def vocode_file(run: Union[str, Path], in_wav: Union[str, Path], out_wav: Union[
     voc = load(run, device=device)
     if not isinstance(voc, Vocoder):
         raise MultiganError(f"{run} holds a {type(voc).__name__}, not a vocoder: `multigan vocode` needs a run of "
-                            "recipes/ljspeech_hifigan.py")
+                            "a vocoder recipe (e.g. recipes/ljspeech_hifigan.py)")
     return voc.vocode_file(in_wav, out_wav)
 
 

@@ -5,7 +5,7 @@ Metrics on full-length held-out clips (each a mean over clips):
 * ``mel_l1`` -- mean |log-mel(vocoded) - log-mel(real)| with the loss's full-band mel (fmax = Nyquist),
   the "mel-spectrogram error" HiFi-GAN reports and selects checkpoints by;
 * ``mel_l1_8k`` -- the same with the input mel (0-8 kHz), the band that Griffin-Lim is given;
-* ``mrstft`` -- :func:`~multigan.audio.hifigan.multi_resolution_stft_distance` (spectral convergence +
+* ``mrstft`` -- :func:`~multigan.audio.losses.multi_resolution_stft_distance` (spectral convergence +
   log-magnitude L1 at three resolutions);
 * ``pesq`` -- wideband PESQ (ITU-T P.862.2, the ``pesq`` package) at 16 kHz after resampling both signals.
 
@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -27,16 +26,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .hifigan import MelExtractor, multi_resolution_stft_distance
+from .features import LogMel, griffin_lim
 from .io import resample, save_wav
+from .losses import mel_l1, multi_resolution_stft_distance
+from .vocoder_data import ValidationClip
 
 __all__ = [
     "PESQ_RATE",
     "GriffinLimBaseline",
-    "ValidationClip",
     "VocoderValidator",
     "clip_metrics",
-    "mel_l1",
     "pesq_wb",
 ]
 
@@ -72,21 +71,7 @@ def pesq_wb(reference: Tensor | np.ndarray, degraded: Tensor | np.ndarray, sampl
         return math.nan
 
 
-def mel_l1(fake: Tensor, real: Tensor, extractor: MelExtractor) -> Tensor:
-    """Mean absolute difference of the log-mels of two waveforms ``[B, T]`` / ``[T]`` of the same length."""
-    return (extractor(fake) - extractor(real)).abs().mean()
-
-
-@dataclass
-class ValidationClip:
-    """One held-out clip: its name, waveform ``[T]`` (a whole number of hops) and input mel ``[n_mels, frames]``."""
-
-    name: str
-    audio: Tensor
-    mel: Tensor
-
-
-def clip_metrics(fake: Tensor, real: Tensor, loss_mel: MelExtractor, input_mel: MelExtractor,
+def clip_metrics(fake: Tensor, real: Tensor, loss_mel: LogMel, input_mel: LogMel,
                  sample_rate: int, with_pesq: bool = True) -> dict[str, float]:
     """``mel_l1``, ``mel_l1_8k``, ``mrstft`` (and ``pesq``) of one clip; waveforms ``[T]`` on any device."""
     real = real.to(fake.device, torch.float32)
@@ -137,28 +122,14 @@ class GriffinLimBaseline:
         gen = torch.Generator().manual_seed(self.seed)
         spec = torch.from_numpy(mag).float()
         angles = torch.exp(2j * math.pi * torch.rand(spec.shape, generator=gen)).to(torch.complex64)
-        window = torch.hann_window(c["win_size"])
         hop, frames = c["hop_size"], spec.shape[-1]
         # torch frames (center=True) of a signal of (frames - 1) * hop samples: one per mel frame
         inner = max(frames - 1, 1) * hop
-        y = _griffin_lim(spec, angles, window, c["n_fft"], hop, c["win_size"], self.n_iter, inner)
+        y = griffin_lim(spec, c["n_fft"], hop, self.n_iter, win_length=c["win_size"], length=inner, log=False,
+                        init=angles, phase_floor="clamp")
         shift = hop // 2
         y = torch.nn.functional.pad(y, (shift, max(length - shift - inner, 0)))
         return y[:length].contiguous()
-
-
-def _griffin_lim(mag: Tensor, angles: Tensor, window: Tensor, n_fft: int, hop: int, win: int, n_iter: int,
-                 length: int, momentum: float = 0.99) -> Tensor:
-    """Fast Griffin-Lim (Perraudin et al. 2013) from a given initial phase (seedable, unlike torchaudio's)."""
-    prev = torch.zeros_like(angles)
-    stft = dict(n_fft=n_fft, hop_length=hop, win_length=win, window=window)
-    for _ in range(n_iter):
-        y = torch.istft(mag * angles, length=length, **stft)
-        rebuilt = torch.stft(y, return_complex=True, pad_mode="reflect", **stft)
-        angles = rebuilt - (momentum / (1 + momentum)) * prev
-        angles = angles / angles.abs().clamp_min(1e-16)
-        prev = rebuilt
-    return torch.istft(mag * angles, length=length, **stft)
 
 
 class VocoderValidator:
@@ -179,9 +150,9 @@ class VocoderValidator:
         if not clips:
             raise ValueError("VocoderValidator needs at least one validation clip")
         self.clips, self.with_pesq, self.gl, self.log_clips = list(clips), with_pesq, griffin_lim, int(log_clips)
-        self.mel_cfg = dict(mel_cfg)
-        self.input_mel = MelExtractor(**self.mel_cfg)
-        self.loss_mel = MelExtractor(**{**self.mel_cfg, "fmax": loss_fmax})
+        self.mel_cfg, self.loss_fmax = dict(mel_cfg), loss_fmax
+        self.input_mel = LogMel.from_settings(self.mel_cfg)
+        self.loss_mel = LogMel.from_settings({**self.mel_cfg, "fmax": loss_fmax})
         self._baseline: Optional[dict[str, float]] = None
         self._references_logged = False
 
@@ -193,7 +164,7 @@ class VocoderValidator:
             digest.update(c.name.encode())
             digest.update(c.audio.numpy().tobytes())
         extra = {"gl": self.gl.describe() if self.gl else None, "pesq": self.with_pesq,
-                 "loss_fmax": self.loss_mel.fmax}
+                 "loss_fmax": self.loss_fmax}
         digest.update(json.dumps(extra, sort_keys=True).encode())
         return digest.hexdigest()[:16]
 
@@ -259,8 +230,8 @@ class VocoderValidator:
         for i, (clip, wav) in enumerate(zip(self.clips[: self.log_clips], wavs)):
             name = Path(clip.name).stem
             writer.add_audio(f"vocoded/{name}", wav.clamp(-1, 1)[None], step, sample_rate=sr)
-            writer.add_figure(f"mel/{name}", _mel_figure(self.input_mel(clip.audio)[0], self.input_mel(wav)[0],
-                                                         name, step), step)
+            writer.add_figure(f"mel/{name}", _mel_figure(self.input_mel(clip.audio), self.input_mel(wav), name, step),
+                              step)
             if not self._references_logged:
                 writer.add_audio(f"real/{name}", clip.audio[None], 0, sample_rate=sr)
                 gl_file = Path(run_dir) / "griffin_lim" / f"{name}.wav" if run_dir is not None else None

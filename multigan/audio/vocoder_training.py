@@ -1,0 +1,232 @@
+"""What the vocoder recipes share, whatever the generator family: config sections, split, trainer, report.
+
+A vocoder recipe (``recipes/ljspeech_hifigan.py``) composes :class:`VocoderData`, :class:`VocoderMel`,
+:class:`VocoderObjective` and :class:`VocoderEval` with its own generator and discriminator sections, and
+hands :func:`train_vocoder` a function that builds its :class:`~multigan.audio.vocoder.Vocoder` and
+discriminator. :func:`train_vocoder` splits the clips (deterministically, recorded in ``run_dir/split.json``),
+trains with LSGAN + feature matching + mel L1 (+ optional multi-resolution STFT) through
+:func:`build_vocoder_trainer`, validates on the full held-out clips beside a Griffin-Lim baseline, exports
+the best mel L1, then scores the export (``metrics.json``, ``samples/``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+from torch import nn
+
+from ..config import ConfigError
+from ..generator import load
+from ..recipe import RunArgs, finish, fit
+from ..rng import seed_everything
+from ..train_config import TrainConfig
+from ..trainer import ExtraLoss, Trainer, ValidationContext
+from .features import LogMel
+from .io import save_wav
+from .losses import MelL1, stft_loss
+from .vocoder import Vocoder, VocoderConfigError, mel_settings
+from .vocoder_data import Clip, SegmentDataset, VocoderDataError, load_clips, validation_clips
+from .vocoder_metrics import GriffinLimBaseline, VocoderValidator
+
+__all__ = ["OUTPUTS", "VocoderData", "VocoderEval", "VocoderMel", "VocoderObjective", "add_arguments",
+           "apply_arguments", "build_vocoder_trainer", "split_clips", "steps_per_epoch", "train_vocoder"]
+
+log = logging.getLogger("multigan")
+
+#: What :func:`train_vocoder` writes into a run directory besides the core trainer's outputs.
+OUTPUTS = ("split.json", "griffin_lim", "samples")
+
+
+@dataclass
+class VocoderData:
+    """The wav folder, the split and the training crops."""
+
+    path: str = ""  # folder of clips (--data)
+    segment: int = 8192  # samples per training crop (a multiple of mel.hop_size)
+    val_clips: int = 3  # held-out clips, scored at full length
+    split_seed: int = 0
+    repeats: int = 1  # random crops of each clip per epoch (1 = the published epoch over all of LJ Speech)
+    normalize: bool = True  # peak-normalise every clip to 0.95, as the published loader does
+
+
+@dataclass
+class VocoderMel:
+    """The generator's input features; the mel loss uses the same with ``fmax = loss_fmax``."""
+
+    sample_rate: int = 22050
+    n_fft: int = 1024
+    hop_size: int = 256
+    win_size: int = 1024
+    n_mels: int = 80
+    fmin: float = 0.0
+    fmax: Optional[float] = 8000.0
+    loss_fmax: Optional[float] = None  # None: full band (published)
+
+    def input_settings(self) -> dict:
+        """The vocoder's ``mel`` settings (:meth:`~multigan.audio.features.LogMel.from_settings`) of the input."""
+        d = asdict(self)
+        d.pop("loss_fmax")
+        return d
+
+    def validate(self) -> None:
+        """The front end's rules (:func:`~multigan.audio.vocoder.mel_settings`), checked when the config loads."""
+        try:
+            mel_settings(self.input_settings())
+        except VocoderConfigError as exc:
+            raise ConfigError(str(exc)) from None
+
+
+@dataclass
+class VocoderObjective:
+    """Generator loss weights beside train.fm_weight / train.adv_weight, and the LR schedule unit."""
+
+    mel_weight: float = 45.0
+    stft_weight: float = 0.0  # > 0: add the multi-resolution STFT distance (Parallel WaveGAN) to G's loss
+    lr_decay_per_epoch: bool = True  # set train.lr_decay_every to the steps of one epoch
+
+
+@dataclass
+class VocoderEval:
+    """Validation metrics."""
+
+    pesq: bool = True
+    griffin_lim: bool = True
+    griffin_lim_iters: int = 64
+    log_clips: int = 1  # validation clips logged to TensorBoard as audio and mel images
+
+
+def split_clips(clips: Sequence[Clip], n_val: int, seed: int = 0) -> tuple[list[Clip], list[Clip]]:
+    """Deterministic train/validation split: ``n_val`` clips drawn with ``seed`` (same files, same split).
+
+    The draw depends only on the sorted file names and the seed, not on the platform.
+    """
+    if n_val < 1:
+        raise VocoderDataError(f"data.val_clips must be >= 1, got {n_val}")
+    if len(clips) < n_val + 1:
+        raise VocoderDataError(f"{len(clips)} clip(s) found: too few for {n_val} validation clip(s) plus training")
+    order = sorted(range(len(clips)), key=lambda i: clips[i][0])
+    perm = torch.randperm(len(clips), generator=torch.Generator().manual_seed(int(seed))).tolist()
+    val_idx = {order[i] for i in perm[:n_val]}
+    train = [c for i, c in enumerate(clips) if i not in val_idx]
+    val = sorted((c for i, c in enumerate(clips) if i in val_idx), key=lambda c: c[0])
+    return train, val
+
+
+def steps_per_epoch(n_clips: int, repeats: int, batch_size: int, world_size: int = 1) -> int:
+    """Optimiser steps in one pass over ``n_clips * repeats`` items (incomplete batches are dropped)."""
+    return max(1, (n_clips * repeats) // (batch_size * world_size))
+
+
+def build_vocoder_trainer(vocoder: Vocoder, discriminator: nn.Module, cfg: TrainConfig, train_clips: Sequence[Clip],
+                          run_dir: str | os.PathLike, *, segment: int = 8192, mel_weight: float = 45.0,
+                          stft_weight: float = 0.0, loss_fmax: Optional[float] = None, repeats: int = 1,
+                          validate: Optional[Callable[[ValidationContext], dict]] = None,
+                          meta: Optional[dict] = None) -> Trainer:
+    """A :class:`multigan.Trainer` for ``vocoder`` on random crops of ``train_clips`` with their input mels.
+
+    Extra generator losses: the mel L1 (``mel_weight``, published 45) on the vocoder's mel settings with
+    ``fmax=loss_fmax`` (``None``: full band) and, when ``stft_weight > 0``, the multi-resolution STFT distance.
+    """
+    mel = vocoder.config["mel"]
+    dataset = SegmentDataset(train_clips, segment, mel, repeats)
+    extra = [ExtraLoss("mel_l1", mel_weight, MelL1(LogMel.from_settings({**mel, "fmax": loss_fmax})))]
+    if stft_weight > 0:
+        extra.append(ExtraLoss("mrstft", stft_weight, stft_loss))
+    return Trainer(vocoder, discriminator, cfg, dataset, run_dir, extra_losses=extra, validate=validate, meta=meta)
+
+
+def _write_split(run: RunArgs, train_names: list[str], val_names: list[str], seed: int) -> None:
+    """Record the split; a resumed run must see the same one."""
+    path = run.out / "split.json"
+    split = {"seed": seed, "validation": val_names, "train": train_names}
+    if run.resume and path.is_file():
+        saved = json.loads(path.read_text())
+        if saved != split:
+            raise VocoderDataError(f"--resume: the clips in --data no longer give the split recorded in {path} "
+                                   "(files were added, removed or renamed); resume with the original folder")
+    path.write_text(json.dumps(split, indent=2) + "\n")
+
+
+def train_vocoder(cfg: Any, run: RunArgs, build_models: Callable[[], tuple[Vocoder, nn.Module]],
+                  recipe: str) -> dict:
+    """Split, train, export the best mel L1, then score the export (``metrics.json``, ``samples/``).
+
+    ``cfg`` has the sections ``data`` (:class:`VocoderData`), ``mel`` (:class:`VocoderMel`), ``objective``,
+    ``eval`` and ``train``; ``build_models()`` returns the vocoder and its discriminator (called once the
+    clips are split, after seeding). Returns the summary (empty off the main process).
+    """
+    start = time.monotonic()
+    if not cfg.data.path:
+        raise ConfigError("no training data: pass --data WAV_FOLDER (or data.path=...)")
+    seed_everything(cfg.train.seed)
+    mel_cfg = cfg.mel.input_settings()
+    clips = load_clips(cfg.data.path, cfg.mel.sample_rate, cfg.data.normalize, min_samples=2 * cfg.mel.hop_size)
+    train_clips, val_clips = split_clips(clips, cfg.data.val_clips, cfg.data.split_seed)
+    if _is_main():
+        _write_split(run, [n for n, _ in train_clips], [n for n, _ in val_clips], cfg.data.split_seed)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    epoch_steps = steps_per_epoch(len(train_clips), cfg.data.repeats, cfg.train.batch_size, world)
+    if cfg.objective.lr_decay_per_epoch:
+        cfg.train.lr_decay_every = epoch_steps  # derived, not saved: a resume derives the same value
+    if epoch_steps < 50 and cfg.train.lr_schedule == "exponential":
+        log.warning("one epoch is only %d step(s) (%d clips x data.repeats=%d / batch %d): the per-epoch LR decay "
+                    "will be fast; raise data.repeats for a small dataset", epoch_steps, len(train_clips),
+                    cfg.data.repeats, cfg.train.batch_size)
+    vocoder, disc = build_models()
+    gl = GriffinLimBaseline(mel_cfg, n_iter=cfg.eval.griffin_lim_iters) if cfg.eval.griffin_lim else None
+    validator = VocoderValidator(validation_clips(val_clips, mel_cfg), mel_cfg, cfg.mel.loss_fmax,
+                                 with_pesq=cfg.eval.pesq, griffin_lim=gl, log_clips=cfg.eval.log_clips)
+    if _is_main():
+        validator.baseline(run.out)  # once per validation set, cached in run_dir/griffin_lim
+    log.info("%d training clips (%d steps per epoch, LR x%.4g every %d steps), %d validation clips; G %.2f M, "
+             "D %.2f M parameters", len(train_clips), epoch_steps, cfg.train.lr_decay, cfg.train.lr_decay_every,
+             len(val_clips), _millions(vocoder), _millions(disc))
+    trainer = build_vocoder_trainer(vocoder, disc, cfg.train, train_clips, run.out, segment=cfg.data.segment,
+                                    mel_weight=cfg.objective.mel_weight, stft_weight=cfg.objective.stft_weight,
+                                    loss_fmax=cfg.mel.loss_fmax, repeats=cfg.data.repeats, validate=validator,
+                                    meta={"recipe": recipe, "preset": run.preset})
+    result, seconds = fit(trainer, run)
+    if not trainer.rt.is_main:
+        return {}
+    exported = load(run.out)
+    metrics, wavs = validator.evaluate(exported.generate, "cpu", run.out)
+    for clip, wav in zip(validator.clips, wavs):
+        save_wav(run.out / "samples" / clip.name.replace("/", "_"), wav, cfg.mel.sample_rate)
+    summary = {"export_step": exported.export_meta["step"], "steps": result.step,
+               "train_seconds": round(seconds, 1), "total_seconds": round(time.monotonic() - start, 1),
+               "preset": run.preset,
+               **{k: round(v, 4) for k, v in metrics.items()}}
+    log.info("export (step %d): mel L1 %.4f (Griffin-Lim %.4f), PESQ %s (Griffin-Lim %s)", summary["export_step"],
+             metrics["mel_l1"], metrics.get("gl_mel_l1", float("nan")), _fmt(metrics.get("pesq")),
+             _fmt(metrics.get("gl_pesq")))
+    return finish(run, summary)
+
+
+def _millions(module: nn.Module) -> float:
+    return sum(p.numel() for p in module.parameters()) / 1e6
+
+
+def _fmt(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _is_main() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def add_arguments(parser: Any) -> None:
+    """``--data WAV_FOLDER`` and ``--minutes M`` for a vocoder recipe's command line."""
+    parser.add_argument("--data", help="folder of training clips (data.path)")
+    parser.add_argument("--minutes", type=float,
+                        help="wall-clock budget of this invocation (train.max_minutes; the cpu preset has 30)")
+
+
+def apply_arguments(args: Any) -> list[str]:
+    """``--data`` / ``--minutes`` become the overrides ``data.path=...`` / ``train.max_minutes=...``."""
+    out = [f"data.path={args.data}"] if args.data else []
+    return out + ([f"train.max_minutes={args.minutes}"] if args.minutes is not None else [])
