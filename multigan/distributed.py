@@ -25,6 +25,12 @@ log = logging.getLogger("multigan")
 _DDP_ARGS = inspect.signature(DistributedDataParallel.__init__).parameters
 
 
+def is_main_process() -> bool:
+    """Is this the main process (rank 0, or no launcher)? Usable before a :class:`Runtime` exists."""
+    import os
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 @dataclass
 class Runtime:
     """The accelerator plus the few verbs the trainer needs."""

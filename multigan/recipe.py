@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 
 from . import config as C
 from .checkpoint import list_checkpoints
+from .distributed import is_main_process
 from .errors import MultiganError
 
 log = logging.getLogger("multigan")
@@ -234,14 +235,9 @@ def run_recipe(config_cls: type, presets: dict[str, dict], train: Callable[[Any,
         else:
             cfg = resolve_config(config_cls, presets[args.preset], args.config, overrides, args.max_steps)
         data = C.to_dict(cfg)
-        if _is_main_process():
+        if is_main_process():
             prepare_run_dir(out, data, args.resume, args.overwrite, outputs)
         return train(cfg, RunArgs(out, args.preset, args.resume, args.init_from, args))
     except MultiganError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-
-
-def _is_main_process() -> bool:
-    import os
-    return int(os.environ.get("RANK", "0")) == 0

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..config import ConfigError
+from ..distributed import is_main_process
 from ..generator import load
 from ..recipe import RunArgs, finish, fit
 from ..rng import seed_everything
@@ -167,7 +168,7 @@ def train_vocoder(cfg: Any, run: RunArgs, build_models: Callable[[], tuple[Vocod
     mel_cfg = cfg.mel.input_settings()
     clips = load_clips(cfg.data.path, cfg.mel.sample_rate, cfg.data.normalize, min_samples=2 * cfg.mel.hop_size)
     train_clips, val_clips = split_clips(clips, cfg.data.val_clips, cfg.data.split_seed)
-    if _is_main():
+    if is_main_process():
         _write_split(run, [n for n, _ in train_clips], [n for n, _ in val_clips], cfg.data.split_seed)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     epoch_steps = steps_per_epoch(len(train_clips), cfg.data.repeats, cfg.train.batch_size, world)
@@ -181,7 +182,7 @@ def train_vocoder(cfg: Any, run: RunArgs, build_models: Callable[[], tuple[Vocod
     gl = GriffinLimBaseline(mel_cfg, n_iter=cfg.eval.griffin_lim_iters) if cfg.eval.griffin_lim else None
     validator = VocoderValidator(validation_clips(val_clips, mel_cfg), mel_cfg, cfg.mel.loss_fmax,
                                  with_pesq=cfg.eval.pesq, griffin_lim=gl, log_clips=cfg.eval.log_clips)
-    if _is_main():
+    if is_main_process():
         validator.baseline(run.out)  # once per validation set, cached in run_dir/griffin_lim
     log.info("%d training clips (%d steps per epoch, LR x%.4g every %d steps), %d validation clips; G %.2f M, "
              "D %.2f M parameters", len(train_clips), epoch_steps, cfg.train.lr_decay, cfg.train.lr_decay_every,
@@ -214,9 +215,6 @@ def _millions(module: nn.Module) -> float:
 def _fmt(value: Optional[float]) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
-
-def _is_main() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
 
 
 def add_arguments(parser: Any) -> None:
