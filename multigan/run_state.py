@@ -100,7 +100,8 @@ class RunState:
         return ckpt.export_generator(generator or self.sampling_generator, self.run_dir / "export", meta)
 
     def _repair_after_crash(self) -> None:
-        """After a resume (main process): drop what a killed run left, re-export a stale best checkpoint."""
+        """Before training (main process): drop what a killed run left -- staging folders, validation rows
+        after the step training starts from -- and re-export the best checkpoint when the export is stale."""
         run_repair.remove_interrupted_writes(self.run_dir, self.ckpt_root)
         run_repair.drop_validation_rows_after(self.run_dir / "validation.jsonl", self.step)
         best = self.stopper.best_step

@@ -319,8 +319,8 @@ class Trainer(RunState):
         if resume and (latest := self._latest_checkpoint()) is not None:
             self.load_state_dict(ckpt.load_checkpoint(latest))
             log.info("resumed from %s (step %d)", latest, self.step)
-            if self.rt.is_main:
-                self._repair_after_crash()
+        if self.rt.is_main:  # what a killed earlier attempt left (also one killed before its first checkpoint)
+            self._repair_after_crash()
         if self.rt.is_main:
             from torch.utils.tensorboard import SummaryWriter
             self.writer = SummaryWriter(str(self.run_dir / "logs"), purge_step=self.step or None)
