@@ -82,7 +82,7 @@ class SyntheticClips(torch.utils.data.Dataset):
     def __init__(self, n: int, canvas: int, num_classes: int = 10):
         self.wavs = 0.1 * torch.randn(n, 1, canvas, generator=torch.Generator().manual_seed(0))
         self.items = [types.SimpleNamespace(label=i % num_classes) for i in range(n)]
-        self.num_classes = num_classes
+        self.num_classes, self.classes = num_classes, list(range(num_classes))
 
     def __len__(self) -> int:
         return len(self.wavs)

@@ -86,8 +86,9 @@ class SpectrogramSet(Dataset):
         return item
 
 
-def build(cfg: FSDDSpecGANConfig) -> tuple[SpecGANGenerator, SpecGANDiscriminator, SpectrogramSet]:
-    """Models and the spectrogram dataset; the generator's normaliser is fitted on the training spectrograms."""
+def build(cfg: FSDDSpecGANConfig) -> tuple[SpecGANGenerator, SpecGANDiscriminator, SpectrogramSet, list]:
+    """Models, the spectrogram dataset and the class names (digits); the generator's normaliser is fitted on
+    the training spectrograms."""
     m = cfg.model
     folder = fsdd_train_set(cfg.data, canvas=(m.size - 1) * m.hop)
     classes = folder.num_classes if cfg.data.conditional else 0
@@ -101,14 +102,14 @@ def build(cfg: FSDDSpecGANConfig) -> tuple[SpecGANGenerator, SpecGANDiscriminato
         images = g.normalizer.normalize(specs)
     labels = torch.tensor([item.label for item in folder.items]) if classes else None
     log.info("%d training clips -> spectrograms %s", len(folder), tuple(images.shape[1:]))
-    return g, d, SpectrogramSet(images, labels)
+    return g, d, SpectrogramSet(images, labels), folder.classes if classes else []
 
 
 def train(cfg: FSDDSpecGANConfig, run: RunArgs) -> dict:
     """Build, train with digit-classifier validation, report."""
     multigan.rng.seed_everything(cfg.train.seed)
-    g, d, dataset = build(cfg)
-    return train_digit_gan(cfg, run, g, d, dataset, recipe="fsdd_specgan")
+    g, d, dataset, label_names = build(cfg)
+    return train_digit_gan(cfg, run, g, d, dataset, recipe="fsdd_specgan", label_names=label_names)
 
 
 def main(argv=None) -> dict:

@@ -65,7 +65,7 @@ def train(cfg: FSDDWaveGANConfig, run: RunArgs) -> dict:
     classes = dataset.num_classes if cfg.data.conditional else 0
     g = WaveGANGenerator(cfg.data.sample_rate, m.length, classes, m.z_dim, m.g_dim, upsample=m.upsample)
     d = WaveGANDiscriminator(m.length, classes, m.d_dim, m.phase_shuffle, m.spectral_norm)
-    return train_digit_gan(cfg, run, g, d, dataset, recipe="fsdd_wavegan")
+    return train_digit_gan(cfg, run, g, d, dataset, recipe="fsdd_wavegan", label_names=dataset.classes if classes else ())
 
 
 def main(argv=None) -> dict:

@@ -152,3 +152,21 @@ def test_wavegan_trains_on_real_clips(fsdd_subset, tmp_path):
     losses = multigan.Trainer(g, d, cfg, folder, tmp_path / "run").train_step()
     assert {"d_adv", "d_r1", "g_adv"} <= set(losses) and all(v == v for v in losses.values())
     assert any(not torch.equal(d0[k], v) for k, v in d.state_dict().items())
+
+
+def test_labels_are_names_when_the_export_holds_them(tmp_path):
+    """A model trained on digits 5, 6, 7 has classes 0-2: label=5 means the digit 5, 0 is refused, files say 5."""
+    from multigan.audio.spoken_digits.recipe_support import digits_of
+
+    g = WaveGANGenerator(length=8192, num_classes=3, dim=2).eval()
+    g.export_meta = {"label_names": ["5", "6", "7"]}
+    assert g.label_names == ["5", "6", "7"] and g.class_index(6) == 1 and g.class_index("7") == 2
+    assert g.labels_for(2, 5).tolist() == [0, 0]
+    assert torch.equal(g.generate(2, label=6, seed=0), g.generate(2, digit=6, seed=0))
+    with pytest.raises(multigan.MultiganError, match="trained on the labels 5, 6, 7"):
+        g.generate(1, label=0)
+    names = sorted(p.name for p in g.write_samples(3, tmp_path, seed=0, grid=False))
+    assert names == ["5_0.wav", "6_0.wav", "7_0.wav"]
+    assert digits_of(torch.tensor([0, 2, 1]), [5, 6, 7]).tolist() == [5, 7, 6]
+    g.export_meta = {}  # an export without names: a label is the class index, as before
+    assert g.class_index(2) == 2 and g.label_name(1) == "1"

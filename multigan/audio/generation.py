@@ -17,7 +17,7 @@ from .io import save_wav
 from .plots import close_figure, spectrogram_grid
 
 
-def _label_or_alias(label: int | None, digit: int | None) -> int | None:
+def _label_or_alias(label: int | str | None, digit: int | None) -> int | str | None:
     """The class asked for by ``label=`` or by its alias ``digit=`` (not both)."""
     if digit is None:
         return label
@@ -47,8 +47,32 @@ class AudioGenerator(ExportableGenerator):
         """The model's output as waveforms ``[B, samples]``."""
         return output.reshape(output.shape[0], -1)
 
-    def labels_for(self, n: int, label: int | None) -> torch.Tensor | None:
-        """Condition labels for ``n`` samples: all ``label``, or cycling through every class when None."""
+    @property
+    def label_names(self) -> list[str] | None:
+        """The name of each class index, as the training data named them (stored in the export's meta by
+        the recipes); None when unknown, and then a label is the class index itself."""
+        names = getattr(self, "export_meta", {}).get("label_names")
+        return [str(name) for name in names] if names else None
+
+    def class_index(self, label: int | str) -> int:
+        """The class index of ``label``: a label name when the export holds them (``7`` is the class named
+        "7", whatever its index), else an index."""
+        names = self.label_names
+        if names is not None:
+            if str(label) not in names:
+                raise MultiganError(f"label {label!r}: this model was trained on the labels {', '.join(names)}")
+            return names.index(str(label))
+        if not 0 <= int(label) < self.num_classes:
+            raise MultiganError(f"class {label}: this model was conditioned on classes 0-{self.num_classes - 1}")
+        return int(label)
+
+    def label_name(self, index: int) -> str:
+        """The name of class ``index`` (the index itself when the names are unknown)."""
+        names = self.label_names
+        return names[index] if names is not None else str(index)
+
+    def labels_for(self, n: int, label: int | str | None) -> torch.Tensor | None:
+        """Class indices for ``n`` samples: all of ``label``'s class, or cycling through every class when None."""
         if not self.num_classes:
             if label is not None:
                 raise MultiganError(f"this {type(self).__name__} is unconditional: it cannot generate a given "
@@ -56,12 +80,10 @@ class AudioGenerator(ExportableGenerator):
             return None
         if label is None:
             return torch.arange(n, device=self.device) % self.num_classes
-        if not 0 <= int(label) < self.num_classes:
-            raise MultiganError(f"class {label}: this model was conditioned on classes 0-{self.num_classes - 1}")
-        return torch.full((n,), int(label), dtype=torch.long, device=self.device)
+        return torch.full((n,), self.class_index(label), dtype=torch.long, device=self.device)
 
     @torch.no_grad()
-    def generate(self, n: int, label: int | None = None, seed: int | None = None, batch_size: int = 64, *,
+    def generate(self, n: int, label: int | str | None = None, seed: int | None = None, batch_size: int = 64, *,
                  digit: int | None = None) -> torch.Tensor:
         """``n`` waveforms ``[n, samples]`` in [-1, 1]; the same ``seed`` gives the same audio.
 
@@ -82,9 +104,9 @@ class AudioGenerator(ExportableGenerator):
                 out.append(self.to_audio(self(noise[start:start + batch_size], cond)).clamp(-1, 1))
         return torch.cat(out).float().cpu()
 
-    def write_samples(self, n: int, out: str | Path, seed: int | None = 0, label: int | None = None,
+    def write_samples(self, n: int, out: str | Path, seed: int | None = 0, label: int | str | None = None,
                       grid: bool = True, *, digit: int | None = None) -> list[Path]:
-        """Write ``n`` WAVs to folder ``out`` named ``{label}_{index}.wav`` (``{index}.wav`` when unconditional),
+        """Write ``n`` WAVs to folder ``out`` named ``{label name}_{index}.wav`` (``{index}.wav`` when unconditional),
         plus ``spectrograms.png``, a grid of (up to 20 of) their spectrograms, when ``grid`` is set.
 
         ``label`` (or its alias ``digit``) selects one class; without it, classes cycle 0, 1, 2, ...
@@ -98,7 +120,7 @@ class AudioGenerator(ExportableGenerator):
             if labels is None:
                 name = f"{i}"
             else:
-                c = int(labels[i])
+                c = self.label_name(int(labels[i]))
                 name = f"{c}_{counts.setdefault(c, 0)}"
                 counts[c] += 1
             names.append(name)

@@ -10,7 +10,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -20,7 +20,7 @@ from ...config import ConfigError
 from ...generator import load
 from ...recipe import RunArgs, finish, fit
 from ...trainer import Trainer
-from ..dataset import AudioFolder
+from ..dataset import AudioFolder, Label
 from ..generation import AudioGenerator
 from ..io import save_wav
 from ..plots import close_figure, spectrogram_grid
@@ -64,23 +64,32 @@ def fsdd_train_set(data: FSDDData, canvas: int) -> AudioFolder:
                        split="train", split_fn=fsdd_split, skip_bad=data.skip_bad, max_excess=data.max_excess)
 
 
-def make_digit_validation(evaluate: Callable[[torch.Tensor, torch.Tensor | None], dict], per_class: int = 50,
-                          keep_wavs: int = 1, seed: int = 1234) -> Callable:
+def digits_of(labels: torch.Tensor | None, label_names: Sequence[Label]) -> torch.Tensor | None:
+    """Class indices -> the digits they stand for (a model trained on digits 5-7 has classes 0-2)."""
+    if labels is None:
+        return None
+    return torch.tensor([int(label_names[int(i)]) for i in labels.cpu()], dtype=torch.long)
+
+
+def make_digit_validation(evaluate: Callable[[torch.Tensor, torch.Tensor | None], dict],
+                          label_names: Sequence[Label], per_class: int = 50, keep_wavs: int = 1,
+                          seed: int = 1234) -> Callable:
     """A validation callback: ``per_class`` samples of every class (one class if unconditional), scored by
-    ``evaluate(wavs, labels) -> metrics``; audio/images go to TensorBoard and ``run_dir/samples/step-N/``."""
+    ``evaluate(wavs, digits) -> metrics``; audio/images go to TensorBoard and ``run_dir/samples/step-N/``.
+    ``label_names`` names each class index (the digit it stands for)."""
 
     def validate(ctx) -> dict:
         g: AudioGenerator = ctx.generator
         classes = g.num_classes or 1
         wavs = g.generate(per_class * classes, seed=seed)
-        labels = g.labels_for(per_class * classes, None)
-        metrics = evaluate(wavs, None if labels is None else labels.cpu())
+        metrics = evaluate(wavs, digits_of(g.labels_for(per_class * classes, None), label_names))
         folder = Path(ctx.run_dir) / "samples" / f"step-{ctx.step:08d}"
         show = list(range(classes))  # the first sample of each class (labels cycle 0, 1, 2, ...)
-        names = [f"digit {i}" if g.num_classes else f"sample {i}" for i in show]
+        names = [f"digit {label_names[i]}" if g.num_classes else f"sample {i}" for i in show]
         for i in show:
             for k in range(keep_wavs):  # sample i + k * classes has class i
-                save_wav(folder / f"{i}_{k}.wav", wavs[i + k * classes], g.sample_rate)
+                stem = label_names[i] if g.num_classes else i
+                save_wav(folder / f"{stem}_{k}.wav", wavs[i + k * classes], g.sample_rate)
             if ctx.writer is not None:
                 ctx.writer.add_audio(f"audio/{i}", wavs[i].unsqueeze(0), ctx.step, g.sample_rate)
         fig = spectrogram_grid(wavs[show], names, g.sample_rate, folder / "spectrograms.png")
@@ -94,19 +103,24 @@ def make_digit_validation(evaluate: Callable[[torch.Tensor, torch.Tensor | None]
 
 
 def train_digit_gan(cfg, run: RunArgs, generator: nn.Module, discriminator: nn.Module, dataset: Dataset,
-                    recipe: str, collate_fn: Callable | None = None) -> dict:
-    """Train with digit-classifier validation, then evaluate the export and write ``metrics.json``."""
+                    recipe: str, label_names: Sequence[Label] = (), collate_fn: Callable | None = None) -> dict:
+    """Train with digit-classifier validation, then evaluate the export and write ``metrics.json``.
+
+    ``label_names`` are the digits of the class indices (``AudioFolder.classes``); they are stored in the
+    export, so that ``generate(label=5)`` means the digit 5 whichever digits the model was trained on.
+    """
+    label_names = list(label_names) or list(range(getattr(generator, "num_classes", 0)))
     # the evaluator trains (or loads) the classifier: only when evaluation is on
     evaluator = DigitEvaluator(cfg.data.path, cache_dir=cfg.eval.cache_dir or None) if cfg.eval.enabled else None
     # without the evaluator, validation still logs audio and spectrograms (and returns no metrics)
     score = evaluator.evaluate if evaluator else (lambda wavs, labels: {})
-    validate = make_digit_validation(score, cfg.eval.per_class if evaluator else 1)
+    validate = make_digit_validation(score, label_names, cfg.eval.per_class if evaluator else 1)
     if evaluator is None and cfg.train.early_stop_metric:
         log.info("evaluation is off: early stopping on %s is disabled", cfg.train.early_stop_metric)
         cfg.train.early_stop_metric, cfg.train.patience = "", 0
     kwargs = {"collate_fn": collate_fn} if collate_fn else {}
     trainer = Trainer(generator, discriminator, cfg.train, dataset, run.out, validate=validate,
-                      meta={"recipe": recipe}, **kwargs)
+                      meta={"recipe": recipe, "label_names": [str(x) for x in label_names]}, **kwargs)
     result, seconds = fit(trainer, run)
     if not trainer.rt.is_main:
         return {}
@@ -116,8 +130,7 @@ def train_digit_gan(cfg, run: RunArgs, generator: nn.Module, discriminator: nn.M
     if evaluator is not None:
         n = cfg.eval.final_per_class * max(g.num_classes, 1)
         wavs = g.generate(n, seed=0)
-        labels = g.labels_for(n, None)
-        report.update(evaluator.evaluate(wavs, None if labels is None else labels.cpu()))
+        report.update(evaluator.evaluate(wavs, digits_of(g.labels_for(n, None), label_names)))
         report["anchors"] = evaluator.anchors(n)
         g.write_samples(2 * max(g.num_classes, 1), run.out / "final_samples", seed=0)
     log.info("final report: %s", json.dumps(report))
