@@ -14,7 +14,21 @@ Stages, all in ``--out``:
    generator's inverse temperature following ``temperature.schedule`` up to ``temperature.maximum`` over
    ``train.max_steps``), validated every ``train.val_every`` steps (BLEU-2..5 against ``--test`` or the
    validation part, self-BLEU, NLL_gen; text samples in TensorBoard); the best ``eval.score`` is exported;
-4. ``metrics.json`` (MLE vs exported adversarial generator) and ``samples.txt``.
+4. ``mle_matched/`` -- with ``mle.matched_compute`` (``wall`` or ``cpu`` clock), MLE training continued from
+   stage 2's selected weights (where stage 3 starts) for as long as stage 3 ran, with a fresh optimiser at
+   ``mle.matched_lr`` (default: the generator's adversarial learning rate ``train.g_lr``), keeping the best
+   validation NLL as stage 2 does: the baseline at equal compute;
+5. ``frontier.json`` / ``frontier.png`` (and TensorBoard ``logs/frontier``) -- the quality-diversity
+   frontiers of the GAN, the MLE generators and real text over ``eval.frontier_temperatures``
+   (:mod:`multigan.text.frontier`; BLEU references and NLL_gen text: ``references.txt``, written into the run;
+   the real-text point: ``eval.frontier_samples`` lines of ``--data`` that are not references);
+6. ``metrics.json`` (MLE vs exported adversarial generator, compute, frontier gaps) and ``samples.txt``.
+
+The frontier is the same as ``multigan eval-text RUN --references RUN/references.txt --real DATA -n N
+--temperatures ...``.
+
+``mle.joint_weight`` > 0 adds that many times the MLE loss of the real batch to the generator's adversarial
+loss (a hybrid objective; 0, the default, is RelGAN).
 
 ``eval.score`` = mean(BLEU-3, BLEU-4, BLEU-5) - 5 * max(0, self-BLEU-2 - eval.self_bleu_cap): quality,
 unless diversity collapses.
@@ -38,9 +52,11 @@ from multigan.recipe import RunArgs, finish, fit, run_recipe
 from multigan.text.architectures import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from multigan.text.data import TokenIdsDataset, onehot_collate, read_lines, split_lines
 from multigan.text.evaluation import evaluate_generator
+from multigan.text.frontier import evaluate_frontier, run_contenders
+from multigan.text.frontier_plot import log_frontier, write_report
 from multigan.text.generator import TemperatureSchedule, TextGenerator
 from multigan.text.metrics import BleuReferences
-from multigan.text.mle import is_done, load_pretrained, pretrain_mle
+from multigan.text.mle import is_done, load_pretrained, mle_term, pretrain_mle
 from multigan.text.tokenizer import FILE_NAME, WordTokenizer
 
 log = logging.getLogger("multigan")
@@ -70,6 +86,10 @@ class MLEConfig:
     patience: int = 0  # epochs without a lower validation NLL before stopping (0 = run all)
     select: Literal["best", "last"] = "best"  # the epoch kept: lowest validation NLL, or the last (RelGAN)
     max_batches: int = 0  # per epoch (0 = all; for smoke tests)
+    # continue MLE after the adversarial stage for as long as it ran, by this clock ("off" = don't): mle_matched/
+    matched_compute: Literal["off", "wall", "cpu"] = "wall"
+    matched_lr: float = 0.0  # its learning rate; 0 = train.g_lr (what the generator trains at in the GAN stage)
+    joint_weight: float = 0.0  # the MLE loss of real batches added to G's adversarial loss (0 = a pure GAN)
 
 
 @dataclass
@@ -91,6 +111,8 @@ class EvalConfig:
     self_bleu_cap: float = 0.9
     fixed_self_bleu: bool = False
     final_samples: int = 1000  # written to samples.txt
+    frontier_samples: int = 1000  # sentences per temperature (and real sentences) for frontier.json; 0 = none
+    frontier_temperatures: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3)
 
 
 @dataclass
@@ -115,9 +137,9 @@ PRESETS = {
     "cpu": {
         "generator": {"arch": "relgan", "relgan": {"embed_dim": 32, "mem_slots": 1, "num_heads": 2, "head_size": 64}},
         "discriminator": {"arch": "cnn", "cnn": {"embed_dim": 64, "num_rep": 64, "num_filters": [64, 64, 64, 64]}},
-        "mle": {"epochs": 10, "batch_size": 64, "lr": 1e-2, "patience": 3},
+        "mle": {"epochs": 10, "batch_size": 64, "lr": 1e-2, "patience": 3, "matched_compute": "cpu"},
         "temperature": {"maximum": 100.0, "schedule": "exp"},
-        "eval": {"samples": 1000},
+        "eval": {"samples": 1000, "frontier_samples": 2000},
         "train": {**_ADV, "max_steps": 400, "n_critic": 3, "g_lr": 1e-4, "d_lr": 1e-4, "val_every": 50,
                   "ckpt_every": 50, "patience": 3, "log_every": 10, "device": "cpu", "cpu_threads": 1},
     },
@@ -158,7 +180,7 @@ def _log_samples(writer, tag: str, sentences: list[list[str]], step: int, k: int
 
 
 #: What this recipe writes into the run directory besides the trainer's outputs (``--overwrite`` deletes them).
-OUTPUTS = ("mle", FILE_NAME, "samples.txt")
+OUTPUTS = ("mle", "mle_matched", FILE_NAME, "samples.txt", "references.txt", "frontier.json", "frontier.png")
 
 
 def _fresh_start(out: Path) -> None:
@@ -180,6 +202,8 @@ class Corpus:
     val_ids: torch.Tensor
     references: BleuReferences
     references_name: str
+    reference_lines: list[str]
+    lines: list[str]  # every sentence of --data used (the real-text point draws from those not in the references)
 
 
 def prepare_corpus(cfg: DataConfig, out: Path, runtime: Runtime) -> Corpus:
@@ -198,11 +222,13 @@ def prepare_corpus(cfg: DataConfig, out: Path, runtime: Runtime) -> Corpus:
         tokenizer = WordTokenizer.train(train_lines, cfg.max_length or None, cfg.min_frequency)
         if runtime.is_main:
             tokenizer.save(tok_file)
+    if runtime.is_main:
+        (out / "references.txt").write_text("".join(f"{line}\n" for line in ref_lines))
     log.info("tokenizer: %s; %d training, %d validation sentences, %d references (%s)", tokenizer.describe(),
              len(train_lines), len(val_lines), len(ref_lines), cfg.test or "validation part")
     return Corpus(tokenizer, tokenizer.encode_batch(train_lines), tokenizer.encode_batch(val_lines),
                   BleuReferences([tokenizer.split(s) for s in ref_lines], max_order=5),
-                  cfg.test or f"validation part ({len(ref_lines)} sentences)")
+                  cfg.test or f"validation part ({len(ref_lines)} sentences)", ref_lines, lines)
 
 
 class TextEvaluator:
@@ -258,7 +284,8 @@ def mle_stage(cfg: CocoRelGANConfig, run: RunArgs, runtime: Runtime, gen: TextGe
     else:
         with multigan.rng.isolated():
             metrics, hyps = evaluate(gen)
-        metrics.update(best_epoch=result.best_epoch, epochs=result.epochs, seconds=result.seconds)
+        metrics.update(best_epoch=result.best_epoch, epochs=result.epochs, seconds=result.seconds,
+                       cpu_seconds=result.cpu_seconds)
         metrics_file.write_text(json.dumps(metrics, indent=2))
         _log_samples(writer, "samples/mle", hyps, result.best_epoch, cfg.eval.text_samples)
     writer.close()
@@ -281,6 +308,7 @@ def train(cfg: CocoRelGANConfig, run: RunArgs) -> dict:
              sum(p.numel() for p in gen.parameters()) / 1e6, type(disc).__name__,
              sum(p.numel() for p in disc.parameters()) / 1e6)
     evaluate = TextEvaluator(corpus, e_cfg)
+    joint = _joint_mle_loss(cfg.mle, gen)
     mle_metrics = mle_stage(cfg, run, runtime, gen, corpus, evaluate)
 
     collate = {}
@@ -289,20 +317,78 @@ def train(cfg: CocoRelGANConfig, run: RunArgs) -> dict:
     schedule = TemperatureSchedule(gen, t_cfg.max_steps, cfg.temperature.maximum, cfg.temperature.schedule)
     trainer = multigan.Trainer(gen, disc, t_cfg, TokenIdsDataset(corpus.train_ids), run.out,
                                validate=evaluate.validation(gen), runtime=runtime, callbacks=[schedule],
-                               meta={"recipe": "coco_relgan"}, **collate)
+                               extra_losses=joint, meta={"recipe": "coco_relgan"}, **collate)
+    cpu_start = time.process_time()
     result, seconds = fit(trainer, run)
+    cpu_seconds = time.process_time() - cpu_start
     if not runtime.is_main:
         return {}
 
     exported = multigan.load(run.out, device=runtime.device)
     adv_metrics, _ = evaluate(exported)
     exported.write_samples(e_cfg.final_samples, run.out / "samples.txt", seed=0, temperature=e_cfg.temperature)
+    matched = matched_mle_stage(cfg, run, runtime, corpus, {"wall": seconds, "cpu": cpu_seconds})
     summary = {"mle": mle_metrics, "adversarial": adv_metrics, "export_step": exported.export_meta.get("step"),
-               "steps": result.step, "stop_reason": result.stop_reason, "adversarial_seconds": round(seconds, 1),
+               "steps": result.step, "stop_reason": result.stop_reason,
+               "compute": {"mle_seconds": mle_metrics.get("seconds"),
+                           "mle_cpu_seconds": mle_metrics.get("cpu_seconds"), "adversarial_seconds": round(seconds, 1),
+                           "adversarial_cpu_seconds": round(cpu_seconds, 1), "mle_matched": matched},
+               "frontier": frontier_stage(cfg, run, runtime, corpus),
                "references": corpus.references_name, "tokenizer": corpus.tokenizer.describe(),
                "config": {"generator": asdict(cfg.generator)}}
     log.info("exported generator (step %s): %s", summary["export_step"], _short(adv_metrics))
-    return finish(run, summary, {"mle": _short(mle_metrics), "adversarial": _short(adv_metrics)})
+    return finish(run, summary, {"mle": _short(mle_metrics), "adversarial": _short(adv_metrics),
+                                 "frontier": summary["frontier"]})
+
+
+def _joint_mle_loss(cfg: MLEConfig, gen: TextGenerator) -> list:
+    """``mle.joint_weight`` as the trainer's extra generator loss (none when 0)."""
+    if cfg.joint_weight < 0:
+        raise ConfigError(f"mle.joint_weight must be >= 0, got {cfg.joint_weight}")
+    return [multigan.ExtraLoss("mle", cfg.joint_weight, mle_term(gen))] if cfg.joint_weight else []
+
+
+def matched_mle_stage(cfg: CocoRelGANConfig, run: RunArgs, runtime: Runtime, corpus: Corpus,
+                      spent: dict[str, float]) -> dict:
+    """``mle.matched_compute``: continue MLE from ``mle/`` for the adversarial stage's ``spent`` seconds (by the
+    configured clock) into ``mle_matched/``; skipped when off, without an MLE stage, or when already done.
+
+    On ``--resume``, ``spent`` is this invocation's adversarial time only.
+    """
+    m = cfg.mle
+    if m.matched_compute == "off" or not is_done(run.out / "mle"):
+        return {}
+    gen = build_generator(cfg.generator, corpus.tokenizer)
+    budget, lr = spent[m.matched_compute], m.matched_lr or cfg.train.g_lr
+    with multigan.rng.isolated():
+        result = pretrain_mle(gen, corpus.train_ids, corpus.val_ids, run.out / "mle_matched", 0, m.batch_size, lr,
+                              grad_clip=m.grad_clip, seed=cfg.train.seed, device=runtime.device,
+                              max_batches=m.max_batches, select=m.select, start_from=run.out / "mle",
+                              max_seconds=budget, clock=m.matched_compute)
+    log.info("MLE with matched compute (%.0f %s seconds): epoch %d of %d kept, validation NLL %.4f per token",
+             budget, m.matched_compute, result.best_epoch, result.epochs, result.best_nll)
+    return {"clock": m.matched_compute, "budget_seconds": round(budget, 1), "lr": lr, "seconds": result.seconds,
+            "cpu_seconds": result.cpu_seconds, "epochs": result.epochs, "best_epoch": result.best_epoch,
+            "best_nll": result.best_nll}
+
+
+def frontier_stage(cfg: CocoRelGANConfig, run: RunArgs, runtime: Runtime, corpus: Corpus) -> dict:
+    """``frontier.json`` / ``frontier.png`` and TensorBoard ``logs/frontier``; returns whether the GAN beats
+    an MLE curve anywhere (``frontier_gaps``' ``above``) and the seconds the evaluation took."""
+    e = cfg.eval
+    if not e.frontier_samples:
+        return {}
+    start = time.perf_counter()
+    report = evaluate_frontier(run_contenders(run.out, str(runtime.device)), corpus.reference_lines,
+                               e.frontier_temperatures, e.frontier_samples, seed=0, real_lines=corpus.lines,
+                               self_bleu_samples=e.self_bleu_samples or None,
+                               references_name=corpus.references_name, real_name=cfg.data.path)
+    write_report(report, run.out / "frontier.json")
+    from torch.utils.tensorboard import SummaryWriter
+    with SummaryWriter(str(run.out / "logs" / "frontier")) as writer:
+        log_frontier(writer, report)
+    return {"gan_above_mle": {k: v["above"] for k, v in report["gaps"].items()},
+            "seconds": round(time.perf_counter() - start, 1)}
 
 
 def _wait_for(mle_dir: Path, poll_s: float = 5.0) -> None:
@@ -312,7 +398,7 @@ def _wait_for(mle_dir: Path, poll_s: float = 5.0) -> None:
 
 
 def _short(metrics: dict) -> dict:
-    keys = ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu2", "nll_gen", "nll_gen_token", "nll_self", "score")
+    keys = ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu2", "nll_gen", "nll_gen_sentence", "nll_self", "score")
     return {k: round(metrics[k], 4) for k in keys if k in metrics}
 
 

@@ -1,5 +1,6 @@
-"""Text heads: one-hot embedding equals the id lookup, fast conv max-pool equals conv2d, Gumbel-softmax
-roll-outs, gradients into the generator (RelGAN D and a transformers D), temperature schedule."""
+"""Text heads: one-hot embedding equals the id lookup, fast conv max-pool equals conv2d, the relational
+memory and the highway layer as published, Gumbel-softmax roll-outs, gradients into the generator (RelGAN D
+and a transformers D), temperature schedule."""
 from __future__ import annotations
 
 import math
@@ -11,7 +12,7 @@ import torch.nn.functional as F
 from multigan.text.embedding import TokenEmbedding, embed_tokens
 from multigan.text.generator import gumbel_like, inverse_temperature
 from multigan.text.lstm import LSTMGenerator
-from multigan.text.relgan import RelGANDiscriminator, RelGANGenerator, conv_max_over_time
+from multigan.text.relgan import Highway, RelationalMemory, RelGANDiscriminator, RelGANGenerator, conv_max_over_time
 
 V, L = 23, 9
 KW = {"vocab_size": V, "seq_len": L, "bos_id": 1, "eos_id": 2, "pad_id": 0}
@@ -57,6 +58,65 @@ def test_conv_max_over_time_matches_conv2d_and_its_gradients(rep_dim):
         grad = torch.randn_like(ref)
         for a, c in zip(torch.autograd.grad(ref, (table, w, b), grad), torch.autograd.grad(out, (table, w, b), grad)):
             assert torch.allclose(a, c, atol=1e-4)
+
+
+def test_relational_memory_shapes():
+    torch.manual_seed(0)
+    mem = RelationalMemory(input_size=6, mem_slots=3, num_heads=2, head_size=5, key_size=4)
+    state = mem.initial_state(4, torch.device("cpu"))
+    assert state.shape == (4, 3, 10) and torch.equal(state[1], torch.eye(3, 10))
+    projected, gates = mem.project_inputs(torch.randn(4, 6))
+    assert projected.shape == (4, 10) and gates.shape == (4, 20)
+    out, new = mem.step(projected, gates, state)
+    assert out.shape == (4, 30) and new.shape == (4, 3, 10) and torch.equal(out, new.flatten(1))
+    assert mem.qkv.weight.shape == (2 * (4 + 4 + 5), 10)  # per head: query and key of key_size, value of head_size
+    assert RelationalMemory(6, head_size=5).key_size == 5  # the published default: key_size = head_size
+    g = RelGANGenerator(**KW, embed_dim=8, mem_slots=2, num_heads=2, head_size=4)
+    assert g.teacher_hidden(real_ids(3)).shape == (3, L, 16)
+
+
+def test_relational_memory_attention_and_mlp_as_published():
+    torch.manual_seed(0)
+    mem = RelationalMemory(6, mem_slots=2, num_heads=2, head_size=5, key_size=3)
+    assert mem.qkv.bias is None and mem.input_gate.bias is None and mem.memory_gate.bias is None
+    with torch.no_grad():  # a non-trivial layer-norm gain and shift
+        mem.qkv_norm.weight.normal_()
+        mem.qkv_norm.bias.normal_()
+    rows = torch.randn(4, 3, 10)
+    # by hand: the bias-free projection, layer-normalised row by row, split per head into q(3) k(3) v(5),
+    # queries scaled by key_size ** -0.5
+    x = rows @ mem.qkv.weight.T
+    x = (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + 1e-5)
+    x = x * mem.qkv_norm.weight + mem.qkv_norm.bias
+    heads = []
+    for h in range(2):
+        q, k, v = x[..., 11 * h:11 * h + 3], x[..., 11 * h + 3:11 * h + 6], x[..., 11 * h + 6:11 * (h + 1)]
+        heads.append(torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(3), -1) @ v)
+    assert torch.allclose(mem.attention(rows), torch.cat(heads, -1), atol=1e-5)
+    # the attention MLP: ReLU between the layers, none after the last
+    h = torch.randn(200, 10)
+    assert torch.allclose(mem.mlp_block(h), mem.mlp[1](F.relu(mem.mlp[0](h))), atol=1e-6)
+    assert (mem.mlp_block(h) < 0).any()
+    # both residual blocks end in a layer norm: every memory row has zero mean and unit variance (gain 1, shift 0)
+    attended = mem._attend(rows)
+    assert torch.allclose(attended.mean(-1), torch.zeros(4, 3), atol=1e-5)
+    assert torch.allclose(attended.var(-1, unbiased=False), torch.ones(4, 3), atol=1e-3)
+
+
+def test_highway_has_separate_gate_and_transform():
+    torch.manual_seed(0)
+    hw, x = Highway(6), torch.randn(3, 6)
+    assert not torch.equal(hw.gate.weight, hw.transform.weight)
+    with torch.no_grad():
+        hw.gate.weight.zero_()
+        hw.gate.bias.fill_(-50.0)
+    assert torch.allclose(hw(x), x)  # a closed gate carries the input
+    with torch.no_grad():
+        hw.gate.bias.fill_(50.0)
+    assert torch.allclose(hw(x), F.relu(hw.transform(x)))  # an open gate passes the transform
+    with torch.no_grad():
+        hw.gate.bias.zero_()
+    assert torch.allclose(hw(x), 0.5 * F.relu(hw.transform(x)) + 0.5 * x)
 
 
 def test_rollout_layout_and_sampling():
@@ -136,6 +196,20 @@ def test_mle_loss_ignores_padding_and_learns():
         g.mle_loss(ids).backward()
         opt.step()
     assert float(g.mle_loss(ids).detach()) < 0.5 * first
+
+
+def test_mle_term_is_the_teacher_forcing_loss_of_the_real_batch():
+    from multigan.text.mle import mle_term
+
+    torch.manual_seed(0)
+    g = RelGANGenerator(**KW, embed_dim=8, head_size=8)
+    ids = real_ids(5)
+    fn = mle_term(g)
+    expected = g.mle_loss(ids)
+    assert torch.allclose(fn(None, {"real": ids}), expected)
+    assert torch.allclose(fn(None, {"real": F.one_hot(ids, V).float()}), expected)  # onehot_collate batches
+    fn(None, {"real": ids}).backward()
+    assert g.output_layer.weight.grad.abs().sum() > 0
 
 
 def test_transformers_heads():

@@ -1,5 +1,6 @@
 """Real MLE and adversarial steps on 200 COCO captions through the recipe; multigan.load -> generate;
-write_samples; the CLI's generate and eval-text; resume skips the finished MLE stage."""
+write_samples; the frontier the recipe writes and the CLI's eval-text; the matched-compute MLE; resume skips
+the finished MLE stage."""
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 import multigan
+from multigan.errors import MultiganError
 from multigan.text.mle import is_done, pretrain_mle
 from multigan.text.relgan import RelGANGenerator
 from multigan.text.tokenizer import WordTokenizer
@@ -22,7 +25,8 @@ TINY = ["data.max_sentences=200", "data.val_fraction=0.2", "mle.epochs=2", "mle.
         "generator.relgan.head_size=16", "generator.relgan.embed_dim=16", "discriminator.cnn.embed_dim=16",
         "discriminator.cnn.num_rep=8", "discriminator.cnn.num_filters=[8,8,8,8]", "train.batch_size=16", "train.n_critic=2", "train.val_every=2",
         "train.ckpt_every=2", "train.progress=false", "train.cpu_threads=1", "eval.samples=40",
-        "eval.final_samples=20", "temperature.maximum=10", "train.ema_decay=0.999"]
+        "eval.final_samples=20", "temperature.maximum=10", "train.ema_decay=0.999", "eval.frontier_samples=30",
+        "eval.frontier_temperatures=[0.7,1.0]"]
 
 
 def _recipe():
@@ -66,7 +70,7 @@ def test_recipe_runs_mle_then_adversarial_steps(run_dir):
     rows = [json.loads(line) for line in (out / "validation.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4]
     # train.ema_decay=0.999: the EMA generator (validated, exported) copies the -inf logit mask, never NaN
-    assert all(0 < r["nll_gen"] < 500 and 0 < r["nll_gen_token"] < 50 for r in rows), rows
+    assert all(0 < r["nll_gen"] < 50 and r["nll_gen"] < r["nll_gen_sentence"] < 500 for r in rows), rows
     assert rows[1]["inv_temperature"] > rows[0]["inv_temperature"] > 1.0  # the schedule advances
     state = multigan.checkpoint.load_checkpoint(out / "checkpoints" / "step-00000004")
     assert float(state["generator"]["inv_temperature"]) == pytest.approx(10.0)  # saved: resumable
@@ -87,6 +91,33 @@ def test_load_generate_and_write_samples(run_dir, tmp_path):
     assert path.read_text().splitlines() == tg.generate(7, seed=0)
 
 
+def test_recipe_writes_the_frontier(run_dir):
+    out, summary = run_dir
+    report = json.loads((out / "frontier.json").read_text())
+    assert (out / "frontier.png").stat().st_size > 1000
+    assert list((out / "logs" / "frontier").iterdir())  # TensorBoard
+    curves = {c["label"]: c for c in report["curves"]}
+    assert set(curves) == {"GAN", "MLE", "MLE, matched compute"}
+    assert curves["GAN"]["export_step"] == summary["export_step"]
+    keys = {"bleu2", "bleu5", "self_bleu2", "self_bleu5", "self_bleu_fixed2", "self_bleu_fixed5", "nll_gen",
+            "nll_gen_sentence", "nll_self", "distinct1", "distinct4", "mean_length", "distinct_sentences"}
+    for c in curves.values():
+        assert [p["temperature"] for p in c["points"]] == [0.7, 1.0]
+        for p in c["points"]:
+            assert keys <= set(p), keys - set(p)
+            assert 0 <= p["bleu5"] <= p["bleu2"] <= 1 and 0 < p["nll_gen"] < p["nll_gen_sentence"]
+        cold, warm = c["points"]
+        assert cold["self_bleu2"] > warm["self_bleu2"] and cold["nll_self"] < warm["nll_self"]  # T trades diversity
+    real = report["real"]
+    assert real["samples"] == 30 and "nll_gen" not in real and 0 < real["bleu2"] <= 1
+    references = (out / "references.txt").read_text().splitlines()
+    assert report["num_references"] == len(references) == 40 and real["pool"] == 160  # 200 lines - 40 references
+    assert set(report["gaps"]) == {"GAN vs MLE", "GAN vs MLE, matched compute"}
+    assert set(summary["frontier"]["gan_above_mle"]) == set(report["gaps"])
+    matched = summary["compute"]["mle_matched"]
+    assert matched["clock"] == "cpu" and matched["epochs"] >= 1 and matched["lr"] == 1e-4  # the cpu preset's g_lr
+
+
 def test_cli_generate_and_eval_text(run_dir, captions, tmp_path):
     from multigan.cli import main as cli_main
     from multigan.text.cli import register
@@ -98,17 +129,42 @@ def test_cli_generate_and_eval_text(run_dir, captions, tmp_path):
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))
-    refs = tmp_path / "refs.txt"
-    refs.write_text("\n".join(captions.read_text().splitlines()[150:200]) + "\n")
-    args = parser.parse_args(["eval-text", str(out), "--references", str(refs), "--temperatures", "0.5,1.0",
-                              "-n", "30", "--out", str(tmp_path / "eval.json")])
+    real = tmp_path / "real.txt"  # what the recipe used: data.max_sentences=200
+    real.write_text("\n".join(captions.read_text().splitlines()[:200]) + "\n")
+    args = parser.parse_args(["eval-text", str(out), "--references", str(out / "references.txt"), "--real",
+                              str(real), "--temperatures", "0.7,1.0", "-n", "30", "--out",
+                              str(tmp_path / "frontier.json")])
     args.func(args)
-    report = json.loads((tmp_path / "eval.json").read_text())
-    assert [r["temperature"] for r in report["results"]] == [0.5, 1.0]
-    assert (tmp_path / "eval.png").stat().st_size > 1000
-    cold, warm = report["results"]
-    assert cold["self_bleu2"] > warm["self_bleu2"]  # a lower temperature is less diverse
-    assert report["nll_gen"] > 0
+    report = json.loads((tmp_path / "frontier.json").read_text())
+    assert (tmp_path / "frontier.png").stat().st_size > 1000
+    recipe_report = json.loads((out / "frontier.json").read_text())
+    # the CLI reproduces what the recipe wrote (same references, real text, samples and seeds)
+    assert [c["points"] for c in report["curves"]] == [c["points"] for c in recipe_report["curves"]]
+    assert report["real"]["bleu2"] == recipe_report["real"]["bleu2"]
+
+
+def test_matched_compute_mle_continues_for_a_time_budget(captions, tmp_path):
+    lines = captions.read_text().splitlines()[:120]
+    tok = WordTokenizer.train(lines)
+    ids = tok.encode_batch(lines)
+    torch.manual_seed(0)
+    g = RelGANGenerator(vocab_size=tok.vocab_size, seq_len=tok.seq_len, embed_dim=8, head_size=8)
+    pretrain_mle(g, ids[:100], ids[100:], tmp_path / "mle", epochs=2, batch_size=25, seed=1)
+    g.load_state_dict({k: torch.zeros_like(v) for k, v in g.state_dict().items()})  # start_from must reload
+    with pytest.raises(MultiganError, match="epochs or a time budget"):
+        pretrain_mle(g, ids[:100], ids[100:], tmp_path / "x", epochs=0, batch_size=25)
+    source = json.loads((tmp_path / "mle" / "done.json").read_text())
+    start = load_file(str(tmp_path / "mle" / "generator.safetensors"))  # the selected weights: where a GAN starts
+    result = pretrain_mle(g, ids[:100], ids[100:], tmp_path / "matched", epochs=0, batch_size=25, lr=1e-3, seed=1,
+                          start_from=tmp_path / "mle", max_seconds=0.3, clock="cpu")
+    assert result.stop_reason == "time_budget" and result.epochs == len(result.history) >= 1
+    assert 0.3 <= result.cpu_seconds < 5
+    assert [h["epoch"] for h in result.history] == list(range(1, result.epochs + 1))
+    # the starting weights are epoch 0, the score to beat: the kept weights are never worse on validation
+    assert result.best_nll == min([source["best_nll"]] + [h["nll_gen"] for h in result.history])
+    if result.best_epoch == 0:
+        assert all(torch.equal(start[k], v) for k, v in g.state_dict().items())
+    assert is_done(tmp_path / "matched") and is_done(tmp_path / "mle")
 
 
 def test_resume_skips_finished_mle(run_dir, captions):

@@ -25,6 +25,7 @@ class RelGANGeneratorConfig:
     mem_slots: int = 1
     num_heads: int = 2
     head_size: int = 256
+    key_size: int = 0  # query/key features per head; 0 = head_size (RelGAN's setting)
 
 
 @dataclass

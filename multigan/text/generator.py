@@ -159,16 +159,21 @@ class TextGenerator(ExportableGenerator):
 
     # --- likelihood ---------------------------------------------------------------------------------------------
 
-    def token_nll(self, ids: torch.Tensor) -> torch.Tensor:
+    def token_nll(self, ids: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """Per-position negative log-likelihood ``[B, L]`` (nats) of ``ids`` under teacher forcing.
 
-        ``<pad>`` positions (after ``<eos>``) are 0: the model emits them with probability 1.
+        ``<pad>`` positions (after ``<eos>``) are 0: the model emits them with probability 1, so averages must
+        count real tokens only (see :func:`multigan.text.evaluation.nll_gen`). ``temperature`` scores the
+        model that samples with that temperature (logits divided by it).
         """
         mask = ids != self.pad_id
         length = int(mask.sum(1).max()) if mask.any() else 1
         hidden = self.teacher_hidden(ids[:, :length])
         picked = hidden[mask[:, :length]]  # only real positions reach the output layer
-        nll = F.cross_entropy(self.logits(picked).float(), ids[:, :length][mask[:, :length]], reduction="none")
+        logits = self.logits(picked).float()
+        if temperature != 1.0:
+            logits = logits / temperature
+        nll = F.cross_entropy(logits, ids[:, :length][mask[:, :length]], reduction="none")
         out = torch.zeros(ids.shape, dtype=nll.dtype, device=ids.device)
         out[mask] = nll
         return out

@@ -1,13 +1,14 @@
 """RelGAN (Nie, Narodytska & Patel, ICLR 2019): relational-memory generator and multi-representation CNN D.
 
 Generator: token embedding -> relational memory core (Santoro et al. 2018: multi-head attention over the
-memory slots plus the input, an MLP, LSTM-style input/forget gates) -> vocabulary logits, rolled out with
-Gumbel-softmax (see :mod:`multigan.text.generator`).
+memory slots plus the input, an MLP, LSTM-style input/forget gates; :class:`RelationalMemory` lists what it
+follows and where the reference toolkits differ) -> vocabulary logits, rolled out with Gumbel-softmax (see
+:mod:`multigan.text.generator`).
 
 Discriminator: the (soft) one-hots are embedded with one matrix ``[V, embed_dim]``; the embedding is read
 as ``num_rep`` separate representations of ``embed_dim / num_rep`` dimensions each. Convolutions of
 widths 2-5 run over time within every representation, are max-pooled over time, go through a highway
-layer and two linear layers: one logit per (sentence, representation), ``[B, num_rep]``.
+layer (:class:`Highway`) and two linear layers: one logit per (sentence, representation), ``[B, num_rep]``.
 """
 from __future__ import annotations
 
@@ -23,21 +24,47 @@ from .generator import TextGenerator
 
 
 class RelationalMemory(nn.Module):
-    """A relational memory core: ``mem_slots`` slots of ``num_heads * head_size`` features."""
+    """A relational memory core (Santoro et al., NeurIPS 2018): ``mem_slots`` slots of ``num_heads * head_size``.
+
+    One step, as published (the paper and its Sonnet reference, which RelGAN's paper builds on):
+
+    1. the input is projected to a row of the memory's width and appended to the slots;
+    2. multi-head dot-product attention over the rows: queries, keys and values come from one **bias-free**
+       projection of each row, **layer-normalised** (per row, over all heads' queries, keys and values), split
+       per head into ``key_size`` / ``key_size`` / ``head_size`` features; queries are scaled by
+       ``key_size ** -0.5`` (``key_size`` defaults to ``head_size``, RelGAN's setting);
+    3. residual + layer norm, a row-wise MLP of ``mlp_layers`` layers with ReLU **between** layers and **no
+       activation after the last**, residual + layer norm;
+    4. LSTM-style input and forget gates from **bias-free** projections of the projected input and of
+       ``tanh(memory)``, shifted by the constants ``input_bias`` (0) and ``forget_bias`` (1):
+       ``memory = sigmoid(i) * tanh(attended) + sigmoid(f) * memory``.
+
+    Where the reference toolkits differ (this module follows the paper): RelGAN's TensorFlow code scales the
+    queries by ``(2 * key_size + head_size) ** -0.5`` (the size of a head's whole query-key-value vector) and its
+    ``layer_norm`` normalises the memory slots and the input row jointly; TextGAN-PyTorch also normalises the rows
+    jointly, puts biases on the query-key-value and gate projections, applies ReLU after the last MLP layer, shares
+    one ``Linear`` between both MLP layers, and makes the gate biases trainable.
+    """
 
     def __init__(self, input_size: int, mem_slots: int = 1, num_heads: int = 2, head_size: int = 256,
-                 num_blocks: int = 1, mlp_layers: int = 2, forget_bias: float = 1.0, input_bias: float = 0.0):
+                 key_size: int = 0, num_blocks: int = 1, mlp_layers: int = 2, forget_bias: float = 1.0,
+                 input_bias: float = 0.0):
         super().__init__()
+        if min(mem_slots, num_heads, head_size, num_blocks, mlp_layers) < 1 or key_size < 0:
+            raise ValueError("mem_slots, num_heads, head_size, num_blocks and mlp_layers must be >= 1, key_size >= 0")
         self.mem_slots, self.num_heads, self.head_size = mem_slots, num_heads, head_size
+        self.key_size = key_size or head_size
         self.mem_size = num_heads * head_size
         self.num_blocks, self.forget_bias, self.input_bias = num_blocks, forget_bias, input_bias
         d = self.mem_size
+        qkv = num_heads * (2 * self.key_size + head_size)
         self.input_projector = nn.Linear(input_size, d)
-        self.qkv = nn.Linear(d, 3 * d)
+        self.qkv = nn.Linear(d, qkv, bias=False)
+        self.qkv_norm = nn.LayerNorm(qkv)
         self.mlp = nn.ModuleList(nn.Linear(d, d) for _ in range(mlp_layers))
         self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.input_gate = nn.Linear(d, 2 * d)
-        self.memory_gate = nn.Linear(d, 2 * d)
+        self.input_gate = nn.Linear(d, 2 * d, bias=False)
+        self.memory_gate = nn.Linear(d, 2 * d, bias=False)
 
     @property
     def output_size(self) -> int:
@@ -54,17 +81,24 @@ class RelationalMemory(nn.Module):
         projected = self.input_projector(x)
         return projected, self.input_gate(projected)
 
+    def attention(self, rows: torch.Tensor) -> torch.Tensor:
+        """Multi-head attention of ``rows [B, N, mem_size]`` over themselves (step 2 of the class docstring)."""
+        batch, n, d = rows.shape
+        qkv = self.qkv_norm(self.qkv(rows)).view(batch, n, self.num_heads, -1).transpose(1, 2)  # [B, H, N, 2k+v]
+        q, k, v = qkv.split([self.key_size, self.key_size, self.head_size], dim=-1)
+        attended = F.scaled_dot_product_attention(q, k, v, scale=self.key_size ** -0.5)  # [B, H, N, head]
+        return attended.transpose(1, 2).reshape(batch, n, d)
+
+    def mlp_block(self, rows: torch.Tensor) -> torch.Tensor:
+        """The row-wise MLP: ReLU between layers, none after the last."""
+        for i, layer in enumerate(self.mlp):
+            rows = layer(rows) if i == len(self.mlp) - 1 else F.relu(layer(rows))
+        return rows
+
     def _attend(self, memory: torch.Tensor) -> torch.Tensor:
-        batch, slots, d = memory.shape
         for _ in range(self.num_blocks):
-            q, k, v = self.qkv(memory).view(batch, slots, 3, self.num_heads, self.head_size).permute(2, 0, 3, 1, 4)
-            attended = F.scaled_dot_product_attention(q, k, v)  # [B, H, S, head]
-            attended = attended.transpose(1, 2).reshape(batch, slots, d)
-            memory = self.norm1(memory + attended)
-            h = memory
-            for layer in self.mlp:
-                h = F.relu(layer(h))
-            memory = self.norm2(memory + h)
+            memory = self.norm1(memory + self.attention(memory))
+            memory = self.norm2(memory + self.mlp_block(memory))
         return memory
 
     def step(self, projected: torch.Tensor, input_gates: torch.Tensor,
@@ -87,12 +121,13 @@ class RelGANGenerator(TextGenerator):
     """RelGAN's generator: embedding -> relational memory -> logits (published COCO: 32, 1 x 2 x 256)."""
 
     def __init__(self, vocab_size: int, seq_len: int, bos_id: int = 1, eos_id: int = 2, pad_id: int = 0,
-                 z_dim: int = 0, embed_dim: int = 32, mem_slots: int = 1, num_heads: int = 2, head_size: int = 256):
+                 z_dim: int = 0, embed_dim: int = 32, mem_slots: int = 1, num_heads: int = 2, head_size: int = 256,
+                 key_size: int = 0):
         super().__init__(vocab_size, seq_len, bos_id, eos_id, pad_id, z_dim, embed_dim=embed_dim,
-                         mem_slots=mem_slots, num_heads=num_heads, head_size=head_size)
+                         mem_slots=mem_slots, num_heads=num_heads, head_size=head_size, key_size=key_size)
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         nn.init.normal_(self.embedding.weight, std=1.0 / math.sqrt(vocab_size))
-        self.memory = RelationalMemory(embed_dim, mem_slots, num_heads, head_size)
+        self.memory = RelationalMemory(embed_dim, mem_slots, num_heads, head_size, key_size)
         self.output_layer = nn.Linear(self.memory.output_size, vocab_size)
         self.from_noise = nn.Linear(z_dim, self.memory.output_size) if z_dim > 0 else None
 
@@ -152,6 +187,28 @@ def conv_max_over_time(emb: torch.Tensor, weight: torch.Tensor, bias: torch.Tens
     return out + bias if bias is not None else out
 
 
+class Highway(nn.Module):
+    """One highway layer (Srivastava et al. 2015), as RelGAN's discriminator uses it.
+
+    ``y = t * relu(W_H x + b_H) + (1 - t) * x`` with the transform gate ``t = sigmoid(W_T x + b_T)``: the
+    transform and the gate are separate layers. ``b_T`` starts at ``gate_bias`` (0, the value RelGAN's code
+    passes). RelGAN's TensorFlow code has no trainable biases here (the gate bias is the constant 0);
+    TextGAN-PyTorch uses one layer for both the gate and the transform (``t = sigmoid(z)``, ``relu(z)`` of the
+    same ``z``). This layer follows the paper: separate gate and transform, each with its bias.
+    """
+
+    def __init__(self, features: int, gate_bias: float = 0.0):
+        super().__init__()
+        self.transform = nn.Linear(features, features)
+        self.gate = nn.Linear(features, features)
+        nn.init.constant_(self.gate.bias, gate_bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[..., features]`` -> same shape."""
+        t = torch.sigmoid(self.gate(x))
+        return t * F.relu(self.transform(x)) + (1 - t) * x
+
+
 class RelGANDiscriminator(nn.Module):
     """RelGAN's CNN discriminator over ``num_rep`` embedded representations; logits ``[B, num_rep]``.
 
@@ -176,7 +233,7 @@ class RelGANDiscriminator(nn.Module):
             nn.Conv2d(1, n, kernel_size=(f, self.rep_dim), stride=(1, self.rep_dim))
             for f, n in zip(filter_sizes, num_filters))
         features = sum(num_filters)
-        self.highway = nn.Linear(features, features)
+        self.highway = Highway(features)
         self.dropout = nn.Dropout(dropout)
         self.hidden = nn.Linear(features, hidden)
         self.out = nn.Linear(hidden, 1)
@@ -191,8 +248,5 @@ class RelGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, cond=None) -> torch.Tensor:
         """Logits ``[B, num_rep]``."""
-        h = self.features(x)
-        t = self.highway(h)
-        gate = torch.sigmoid(t)
-        h = gate * F.relu(t) + (1 - gate) * h
+        h = self.highway(self.features(x))
         return self.out(self.hidden(self.dropout(h))).squeeze(-1)
