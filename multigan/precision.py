@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from contextlib import nullcontext
+from typing import Callable
 
 import torch
 from torch import nn
@@ -75,15 +76,19 @@ class DivergenceGuard:
         self.max_skipped, self.skipped_in_row, self.skipped_total = max_skipped, 0, 0
 
     def check(self, step: int, losses: dict[str, float], skipped: bool, scale: float | None,
-              last_checkpoint: str) -> None:
-        """Raise :class:`TrainingDiverged` when training must stop; ``step`` is the 1-based step just run."""
+              last_checkpoint: Callable[[], str]) -> None:
+        """Raise :class:`TrainingDiverged` when training must stop; ``step`` is the 1-based step just run and
+        ``last_checkpoint()`` names the checkpoint to go back to (asked only when stopping)."""
         bad = [k for k, v in losses.items() if not math.isfinite(v)]
-        tail = (f"The last good checkpoint is {last_checkpoint} (nothing was saved after it). Lower the learning "
-                "rates or add a regulariser.")
+
+        def tail() -> str:
+            return (f"The last good checkpoint is {last_checkpoint()} (nothing was saved after it). Lower the "
+                    "learning rates or add a regulariser.")
+
         if not skipped:
             self.skipped_in_row = 0
             if bad:
-                raise TrainingDiverged(f"step {step}: loss {bad[0]} is {losses[bad[0]]}; training stopped. {tail}")
+                raise TrainingDiverged(f"step {step}: loss {bad[0]} is {losses[bad[0]]}; training stopped. {tail()}")
             return
         self.skipped_in_row += 1
         self.skipped_total += 1
@@ -91,7 +96,7 @@ class DivergenceGuard:
             raise TrainingDiverged(f"step {step}: the fp16 GradScaler skipped {self.skipped_in_row} steps in a row "
                                    f"(inf/NaN gradients; scale now {scale:g}"
                                    + (f"; loss {bad[0]} is {losses[bad[0]]}" if bad else "")
-                                   + f"): training stopped. {tail} train.mixed_precision=bf16 avoids overflow.")
+                                   + f"): training stopped. {tail()} train.mixed_precision=bf16 avoids overflow.")
         log.warning("step %d: fp16 gradients overflowed, the GradScaler skipped the step and lowered its scale to "
                     "%g (%d in a row, %d in all)", step, scale or 0.0, self.skipped_in_row, self.skipped_total)
 

@@ -236,7 +236,7 @@ class Trainer(RunState):
         values = dict(zip(losses, torch.stack([v.float() for v in losses.values()]).tolist()))
         skipped = self.d_skipped or self.g_skipped
         scale = min(self.scaler_d.get_scale(), self.scaler_g.get_scale()) if skipped else None
-        self.guard.check(self.step + 1, values, skipped, scale, str(self._latest_checkpoint() or "none"))
+        self.guard.check(self.step + 1, values, skipped, scale, lambda: str(self._latest_checkpoint() or "none"))
         self.step += 1
         return values
 
