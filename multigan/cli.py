@@ -5,7 +5,7 @@
              [--vocoder VOCODER_RUN]                    (a SpecGAN inverted by a trained vocoder)
     multigan eval-digits --data FSDD_DIR --samples DIR      digit-classifier metrics of a folder of WAVs
     multigan vocode RUN_DIR in.wav -o out.wav               re-synthesise a file with a trained vocoder
-    multigan eval-text RUN_DIR --references FILE            BLEU / self-BLEU at several temperatures
+    multigan eval-text RUN_DIR --references FILE            GAN vs MLE quality-diversity frontiers
 """
 from __future__ import annotations
 
