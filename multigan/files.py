@@ -10,6 +10,9 @@ from typing import Callable, Union
 PathLike = Union[str, os.PathLike]
 
 
+_STAGING, _REPLACED = ".tmp-", ".old-"  # hidden names of a write in progress / of the folder it replaces
+
+
 def _fsync_file(path: Path) -> None:
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
@@ -25,7 +28,7 @@ def write_atomically(final: PathLike, write: Callable[[Path], None], *, folder: 
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}{_STAGING}", dir=final.parent))
     tmp = staging if folder else staging / final.name
     try:
         write(tmp)
@@ -35,7 +38,7 @@ def write_atomically(final: PathLike, write: Callable[[Path], None], *, folder: 
         if not folder:
             os.replace(tmp, final)
         elif final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
+            old = final.with_name(f".{final.name}{_REPLACED}{os.getpid()}")
             os.replace(final, old)
             os.replace(staging, final)
             shutil.rmtree(old, ignore_errors=True)
@@ -44,3 +47,13 @@ def write_atomically(final: PathLike, write: Callable[[Path], None], *, folder: 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+def remove_interrupted_writes(folder: Path) -> list[Path]:
+    """Delete what writes killed mid-way left in ``folder`` (their staging and replaced folders); returns them."""
+    removed = []
+    for pattern in (f".*{_STAGING}*", f".*{_REPLACED}*"):
+        for path in folder.glob(pattern):
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

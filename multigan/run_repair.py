@@ -10,25 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from pathlib import Path
 
+from . import files
 from .files import write_atomically
 
 log = logging.getLogger("multigan")
-STAGING_PATTERNS = (".*.tmp-*", ".*.old-*")
 
 
 def remove_interrupted_writes(*folders: Path) -> list[Path]:
     """Delete the staging leftovers of interrupted atomic writes in ``folders``; returns what was removed."""
-    removed = []
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        for pattern in STAGING_PATTERNS:
-            for path in folder.glob(pattern):
-                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-                removed.append(path)
+    removed = [path for folder in folders if folder.is_dir() for path in files.remove_interrupted_writes(folder)]
     if removed:
         log.info("removed %d leftover(s) of interrupted writes: %s", len(removed), ", ".join(p.name for p in removed))
     return removed
