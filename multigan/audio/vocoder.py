@@ -32,6 +32,7 @@ from ..errors import MultiganError
 from ..generator import ExportableGenerator
 from .features import LogMel, waveform_batch
 from .hifigan import HiFiGANGenerator
+from .vocos import VocosGenerator
 
 __all__ = ["DEFAULT_MEL", "GENERATORS", "Vocoder", "VocoderConfigError", "check_generator_config", "mel_settings",
            "register", "vocode_file"]
@@ -39,6 +40,7 @@ __all__ = ["DEFAULT_MEL", "GENERATORS", "Vocoder", "VocoderConfigError", "check_
 #: Vocoder generator families by the name an export records (``generator_class``); the first is the default.
 GENERATORS: dict[str, type[ExportableGenerator]] = {
     "hifigan": HiFiGANGenerator,
+    "vocos": VocosGenerator,
 }
 
 #: The published HiFi-GAN (LJ Speech) input features: 80 mels, n_fft 1024, hop 256, win 1024, 0-8 kHz.
