@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -155,6 +156,7 @@ class VocoderValidator:
         self.loss_mel = LogMel.from_settings({**self.mel_cfg, "fmax": loss_fmax})
         self._baseline: Optional[dict[str, float]] = None
         self._references_logged = False
+        self._own_cpu = 0.0  # process CPU seconds spent in the baseline and in validation (not training)
 
     # --- the baseline -----------------------------------------------------------------------------------------
 
@@ -172,6 +174,13 @@ class VocoderValidator:
         """Griffin-Lim's mean metrics on the clips, computed once (cached in ``run_dir/griffin_lim``)."""
         if self._baseline is not None or self.gl is None:
             return self._baseline or {}
+        cpu0 = time.process_time()
+        try:
+            return self._compute_baseline(run_dir)
+        finally:
+            self._own_cpu += time.process_time() - cpu0
+
+    def _compute_baseline(self, run_dir: Optional[Path]) -> dict[str, float]:
         key = self._cache_key()
         cache = Path(run_dir) / "griffin_lim" / "metrics.json" if run_dir is not None else None
         if cache is not None and cache.is_file():
@@ -217,11 +226,19 @@ class VocoderValidator:
         return metrics, wavs
 
     def __call__(self, ctx: Any) -> dict[str, float]:
-        """The :class:`multigan.ValidationContext` callback: score ``ctx.generator`` and log to TensorBoard."""
+        """The :class:`multigan.ValidationContext` callback: score ``ctx.generator`` and log to TensorBoard.
+
+        Adds ``cpu_seconds``: this process's CPU time (all threads) outside validation and the Griffin-Lim
+        baseline so far, i.e. the training compute of this invocation (a resumed run starts again from 0).
+        """
+        cpu0 = time.process_time()
+        train_cpu = cpu0 - self._own_cpu
         gen = ctx.generator
         metrics, wavs = self.evaluate(lambda mel: gen(None, mel), ctx.device, ctx.run_dir)
         if ctx.writer is not None:
             self._log(ctx.writer, ctx.step, wavs, ctx.run_dir)
+        metrics["cpu_seconds"] = round(train_cpu, 2)
+        self._own_cpu += time.process_time() - cpu0
         return metrics
 
     def _log(self, writer: Any, step: int, wavs: Sequence[Tensor], run_dir: Optional[Path]) -> None:

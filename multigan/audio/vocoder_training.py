@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Literal, Optional, Sequence
 
 import torch
 from torch import nn
@@ -29,7 +29,7 @@ from ..train_config import TrainConfig
 from ..trainer import ExtraLoss, Trainer, ValidationContext
 from .features import LogMel
 from .io import save_wav
-from .losses import MelL1, stft_loss
+from .losses import MelL1, MultiScaleMelL1, stft_loss
 from .vocoder import Vocoder, VocoderConfigError, mel_settings
 from .vocoder_data import Clip, SegmentDataset, VocoderDataError, load_clips, validation_clips
 from .vocoder_metrics import GriffinLimBaseline, VocoderValidator
@@ -51,8 +51,15 @@ class VocoderData:
     segment: int = 8192  # samples per training crop (a multiple of mel.hop_size)
     val_clips: int = 3  # held-out clips, scored at full length
     split_seed: int = 0
+    val_path: str = ""  # folder of held-out validation clips; set: every clip of path trains, val_clips is unused
     repeats: int = 1  # random crops of each clip per epoch (1 = the published epoch over all of LJ Speech)
     normalize: bool = True  # peak-normalise every clip to 0.95, as the published loader does
+    # path may also be a text file listing clips or an LJ-Speech metadata.csv; clips are indexed once (headers and
+    # peaks, cached) and training crops read lazily (multigan.audio.corpus_index / lazy_audio)
+    skip_bad: bool = False  # skip unusable files (named in a warning) instead of stopping with one error listing them
+    in_memory: bool = False  # decode every training clip at start (the earlier loader; same crops)
+    index_cache: str = ""  # folder of the corpus index cache ("" = $MULTIGAN_CACHE or ~/.cache/multigan)
+    index_workers: int = 0  # processes reading clip headers on a first run (0 = one per CPU core, at most 8)
 
 
 @dataclass
@@ -88,6 +95,9 @@ class VocoderObjective:
 
     mel_weight: float = 45.0
     stft_weight: float = 0.0  # > 0: add the multi-resolution STFT distance (Parallel WaveGAN) to G's loss
+    # "single": L1 of the loss mel (HiFi-GAN, Vocos; weight 45); "multiscale": DAC / BigVGAN v2 mel windows
+    # 32-2048 with 5-320 bands, log10, summed over scales (published weight 15; losses.MultiScaleMelL1)
+    mel_loss: Literal["single", "multiscale"] = "single"
     lr_decay_per_epoch: bool = True  # set train.lr_decay_every to the steps of one epoch
 
 
@@ -126,16 +136,21 @@ def steps_per_epoch(n_clips: int, repeats: int, batch_size: int, world_size: int
 def build_vocoder_trainer(vocoder: Vocoder, discriminator: nn.Module, cfg: TrainConfig, train_clips: Sequence[Clip],
                           run_dir: str | os.PathLike, *, segment: int = 8192, mel_weight: float = 45.0,
                           stft_weight: float = 0.0, loss_fmax: Optional[float] = None, repeats: int = 1,
+                          mel_loss: str = "single",
                           validate: Optional[Callable[[ValidationContext], dict]] = None,
                           meta: Optional[dict] = None) -> Trainer:
     """A :class:`multigan.Trainer` for ``vocoder`` on random crops of ``train_clips`` with their input mels.
 
     Extra generator losses: the mel L1 (``mel_weight``, published 45) on the vocoder's mel settings with
-    ``fmax=loss_fmax`` (``None``: full band) and, when ``stft_weight > 0``, the multi-resolution STFT distance.
+    ``fmax=loss_fmax`` (``None``: full band; ``mel_loss="multiscale"``: :class:`MultiScaleMelL1` instead) and, when ``stft_weight > 0``, the multi-resolution STFT distance.
     """
     mel = vocoder.config["mel"]
     dataset = SegmentDataset(train_clips, segment, mel, repeats)
-    extra = [ExtraLoss("mel_l1", mel_weight, MelL1(LogMel.from_settings({**mel, "fmax": loss_fmax})))]
+    if mel_loss == "multiscale":
+        mel_fn: nn.Module = MultiScaleMelL1(mel["sample_rate"], fmax=loss_fmax)
+    else:
+        mel_fn = MelL1(LogMel.from_settings({**mel, "fmax": loss_fmax}))
+    extra = [ExtraLoss("mel_l1", mel_weight, mel_fn)]
     if stft_weight > 0:
         extra.append(ExtraLoss("mrstft", stft_weight, stft_loss))
     return Trainer(vocoder, discriminator, cfg, dataset, run_dir, extra_losses=extra, validate=validate, meta=meta)
@@ -166,10 +181,10 @@ def train_vocoder(cfg: Any, run: RunArgs, build_models: Callable[[], tuple[Vocod
         raise ConfigError("no training data: pass --data WAV_FOLDER (or data.path=...)")
     seed_everything(cfg.train.seed)
     mel_cfg = cfg.mel.input_settings()
-    clips = load_clips(cfg.data.path, cfg.mel.sample_rate, cfg.data.normalize, min_samples=2 * cfg.mel.hop_size)
-    train_clips, val_clips = split_clips(clips, cfg.data.val_clips, cfg.data.split_seed)
+    corpus = VocoderCorpus(cfg.data, cfg.mel.sample_rate, min_samples=2 * cfg.mel.hop_size)  # data.val_path too
+    train_clips, val_clips = corpus.train_names, corpus.validation_clips()  # names; decoded held-out clips
     if is_main_process():
-        _write_split(run, [n for n, _ in train_clips], [n for n, _ in val_clips], cfg.data.split_seed)
+        _write_split(run, train_clips, [n for n, _ in val_clips], cfg.data.split_seed)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     epoch_steps = steps_per_epoch(len(train_clips), cfg.data.repeats, cfg.train.batch_size, world)
     if cfg.objective.lr_decay_per_epoch:
@@ -190,6 +205,7 @@ def train_vocoder(cfg: Any, run: RunArgs, build_models: Callable[[], tuple[Vocod
     trainer = build_vocoder_trainer(vocoder, disc, cfg.train, train_clips, run.out, segment=cfg.data.segment,
                                     mel_weight=cfg.objective.mel_weight, stft_weight=cfg.objective.stft_weight,
                                     loss_fmax=cfg.mel.loss_fmax, repeats=cfg.data.repeats, validate=validator,
+                                    mel_loss=cfg.objective.mel_loss,
                                     meta={"recipe": recipe, "preset": run.preset})
     result, seconds = fit(trainer, run)
     if not trainer.rt.is_main:
