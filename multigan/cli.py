@@ -40,6 +40,9 @@ def _cmd_generate(args: argparse.Namespace) -> None:
             raise MultiganError(f"--vocoder: a {type(g).__name__} cannot use a vocoder (only a log-mel SpecGAN can)")
         use_vocoder(load(args.vocoder, device=args.device))
     options = {k: v for k, v in (("digit", args.digit), ("temperature", args.temperature)) if v is not None}
+    for name in sorted(set(options) - set(g.sample_options)):
+        accepted = ", ".join(f"--{o}" for o in g.sample_options) or "no sampling options"
+        raise MultiganError(f"--{name}: {args.run} holds a {type(g).__name__}, which takes {accepted}")
     paths = writer(args.n, Path(args.out), seed=args.seed, **options)
     for path in paths if isinstance(paths, list) else [paths]:
         print(path)
@@ -83,6 +86,13 @@ def main(argv: list[str] | None = None) -> int:
         func(args)
     except MultiganError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an output path that cannot be written (a file where a folder is needed, no space...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        problem = exc.strerror or str(exc)
+        if isinstance(exc, FileExistsError) and exc.filename and Path(exc.filename).is_file():
+            problem = "is a file, where an output folder is needed"
+        print(f"error: {where}{problem}", file=sys.stderr)
         return 2
     return 0
 

@@ -21,7 +21,12 @@ class ExportableGenerator(nn.Module):
     ``self.config`` (JSON-serialisable) and passed back to the constructor by :func:`load`. They implement
     ``forward(noise, cond=None)`` and ``sample_noise(batch, device)`` (return ``None`` when the model is purely
     conditional, e.g. a vocoder). Optional: ``export_assets(folder)`` / ``load_assets(folder)``.
+
+    ``sample_options`` names the keyword options its ``write_samples`` accepts besides ``n``, ``out`` and
+    ``seed`` (``multigan generate`` refuses the others with one clear error).
     """
+
+    sample_options: tuple[str, ...] = ()
 
     def __init__(self, **config: Any):
         super().__init__()

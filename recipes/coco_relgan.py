@@ -41,12 +41,12 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 
 import multigan
-from multigan.config import ConfigError
+from multigan.config import AtLeastOne, ConfigError, NonNegative, Positive, Range
 from multigan.distributed import Runtime
 from multigan.recipe import RunArgs, finish, fit, run_recipe
 from multigan.text.architectures import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
@@ -68,35 +68,35 @@ class DataConfig:
 
     path: str = "../shared/data/coco-captions/image_coco.txt"
     test: str = ""  # BLEU references; "" = the validation part of ``path``
-    val_fraction: float = 0.1
+    val_fraction: Annotated[float, Range(min=0, max=1, max_inclusive=False)] = 0.1
     split_seed: int = 0
-    max_sentences: int = 0  # use only the first N lines of ``path`` (0 = all; for smoke tests)
-    max_length: int = 0  # word tokens per sentence; 0 = the longest training sentence (37 on COCO)
-    min_frequency: int = 1
+    max_sentences: Annotated[int, NonNegative] = 0  # use only the first N lines of ``path`` (0 = all; for smoke tests)
+    max_length: Annotated[int, NonNegative] = 0  # word tokens per sentence; 0 = the longest training sentence (37 on COCO)
+    min_frequency: Annotated[int, AtLeastOne] = 1
 
 
 @dataclass
 class MLEConfig:
     """Teacher-forcing pretraining."""
 
-    epochs: int = 150
-    batch_size: int = 64
-    lr: float = 1e-2
-    grad_clip: float = 5.0
-    patience: int = 0  # epochs without a lower validation NLL before stopping (0 = run all)
+    epochs: Annotated[int, NonNegative] = 150
+    batch_size: Annotated[int, AtLeastOne] = 64
+    lr: Annotated[float, Positive] = 1e-2
+    grad_clip: Annotated[float, NonNegative] = 5.0
+    patience: Annotated[int, NonNegative] = 0  # epochs without a lower validation NLL before stopping (0 = run all)
     select: Literal["best", "last"] = "best"  # the epoch kept: lowest validation NLL, or the last (RelGAN)
-    max_batches: int = 0  # per epoch (0 = all; for smoke tests)
+    max_batches: Annotated[int, NonNegative] = 0  # per epoch (0 = all; for smoke tests)
     # continue MLE after the adversarial stage for as long as it ran, by this clock ("off" = don't): mle_matched/
     matched_compute: Literal["off", "wall", "cpu"] = "wall"
-    matched_lr: float = 0.0  # its learning rate; 0 = train.g_lr (what the generator trains at in the GAN stage)
-    joint_weight: float = 0.0  # the MLE loss of real batches added to G's adversarial loss (0 = a pure GAN)
+    matched_lr: Annotated[float, NonNegative] = 0.0  # its learning rate; 0 = train.g_lr (what the generator trains at in the GAN stage)
+    joint_weight: Annotated[float, NonNegative] = 0.0  # the MLE loss of real batches added to G's adversarial loss (0 = a pure GAN)
 
 
 @dataclass
 class TemperatureConfig:
     """The generator's inverse temperature during adversarial training (1 -> maximum over train.max_steps)."""
 
-    maximum: float = 100.0
+    maximum: Annotated[float, Positive] = 100.0
     schedule: Literal["exp", "linear", "constant"] = "exp"
 
 
@@ -104,10 +104,10 @@ class TemperatureConfig:
 class EvalConfig:
     """Validation: sample counts and the model-selection score."""
 
-    samples: int = 1000
-    self_bleu_samples: int = 0  # 0 = all samples
-    temperature: float = 1.0
-    text_samples: int = 10  # sentences logged to TensorBoard
+    samples: Annotated[int, AtLeastOne] = 1000
+    self_bleu_samples: Annotated[int, NonNegative] = 0  # 0 = all samples
+    temperature: Annotated[float, Positive] = 1.0
+    text_samples: Annotated[int, NonNegative] = 10  # sentences logged to TensorBoard
     self_bleu_cap: float = 0.9
     fixed_self_bleu: bool = False
     final_samples: int = 1000  # written to samples.txt
@@ -211,7 +211,7 @@ def prepare_corpus(cfg: DataConfig, out: Path, runtime: Runtime) -> Corpus:
     lines = read_lines(cfg.path)
     if cfg.max_sentences:
         lines = lines[:cfg.max_sentences]
-    train_lines, val_lines = split_lines(lines, cfg.val_fraction, cfg.split_seed)
+    train_lines, val_lines = split_lines(lines, cfg.val_fraction, cfg.split_seed, cfg.path)
     if not val_lines:
         raise ConfigError("data.val_fraction must be > 0: the validation part selects the MLE epoch")
     ref_lines = read_lines(cfg.test) if cfg.test else val_lines

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
 import torch
 from torch.utils.data import Dataset
@@ -18,6 +19,7 @@ from torch.utils.data import Dataset
 import multigan
 from multigan.audio.spoken_digits.recipe_support import DigitEval, FSDDData, fsdd_train_set, train_digit_gan
 from multigan.audio.specgan import SpecGANDiscriminator, SpecGANGenerator
+from multigan.config import AtLeastOne
 from multigan.recipe import RunArgs, run_recipe
 
 log = logging.getLogger("multigan")
@@ -30,15 +32,15 @@ DEFAULT_DATA = "../shared/data/fsdd/recordings"
 class SpecGANModel:
     """Image and network sizes."""
 
-    feature: str = "mel"  # "mel" or "linear"
-    size: int = 64  # bins = frames
-    n_fft: int = 512
-    hop: int = 128
-    z_dim: int = 100
-    g_dim: int = 32
-    d_dim: int = 32
+    feature: Literal["mel", "linear"] = "mel"
+    size: Annotated[int, AtLeastOne] = 64  # bins = frames
+    n_fft: Annotated[int, AtLeastOne] = 512
+    hop: Annotated[int, AtLeastOne] = 128
+    z_dim: Annotated[int, AtLeastOne] = 100
+    g_dim: Annotated[int, AtLeastOne] = 32
+    d_dim: Annotated[int, AtLeastOne] = 32
     spectral_norm: bool = True
-    griffin_lim_iters: int = 32
+    griffin_lim_iters: Annotated[int, AtLeastOne] = 32
 
 
 @dataclass

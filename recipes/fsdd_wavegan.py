@@ -10,10 +10,12 @@ digit classifier and keeps the best by FID.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
 import multigan
 from multigan.audio.spoken_digits.recipe_support import DigitEval, FSDDData, fsdd_train_set, train_digit_gan
 from multigan.audio.wavegan import WaveGANDiscriminator, WaveGANGenerator
+from multigan.config import AtLeastOne, NonNegative
 from multigan.recipe import RunArgs, run_recipe
 
 #: The recordings folder in this repository's layout (``--data`` for another).
@@ -24,12 +26,12 @@ DEFAULT_DATA = "../shared/data/fsdd/recordings"
 class WaveGANModel:
     """Network sizes."""
 
-    length: int = 8192
-    z_dim: int = 100
-    g_dim: int = 16
-    d_dim: int = 16
-    phase_shuffle: int = 2
-    upsample: str = "transpose"  # or "nearest"
+    length: Annotated[int, AtLeastOne] = 8192
+    z_dim: Annotated[int, AtLeastOne] = 100
+    g_dim: Annotated[int, AtLeastOne] = 16
+    d_dim: Annotated[int, AtLeastOne] = 16
+    phase_shuffle: Annotated[int, NonNegative] = 2
+    upsample: Literal["transpose", "nearest"] = "transpose"
     spectral_norm: bool = True
 
 

@@ -16,13 +16,14 @@ and ``samples/`` holds its validation clips.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Annotated
 
 import multigan
 from multigan.audio.hifigan import HIFIGAN_CONFIGS, HiFiGANDiscriminator
 from multigan.audio.vocoder import Vocoder, check_generator_config
 from multigan.audio.vocoder_training import (OUTPUTS, VocoderData, VocoderEval, VocoderMel, VocoderObjective,
                                              add_arguments, apply_arguments, train_vocoder)
-from multigan.config import ConfigError
+from multigan.config import AtLeastOne, ConfigError, NonNegative, Positive
 from multigan.errors import MultiganError
 from multigan.recipe import RunArgs, run_recipe
 
@@ -36,7 +37,7 @@ class GeneratorConfig:
     resblock: int = 1  # 1 (V1/V2) or 2 (V3)
     upsample_rates: list[int] = field(default_factory=lambda: list(_V1["upsample_rates"]))
     upsample_kernel_sizes: list[int] = field(default_factory=lambda: list(_V1["upsample_kernel_sizes"]))
-    upsample_initial_channel: int = 512
+    upsample_initial_channel: Annotated[int, AtLeastOne] = 512
     resblock_kernel_sizes: list[int] = field(default_factory=lambda: list(_V1["resblock_kernel_sizes"]))
     resblock_dilation_sizes: list[list[int]] = field(default_factory=lambda: [list(d) for d in _V1["resblock_dilation_sizes"]])
 
@@ -46,9 +47,9 @@ class DiscriminatorConfig:
     """MPD + MSD; the channel scales shrink every width (1.0 = published)."""
 
     periods: list[int] = field(default_factory=lambda: [2, 3, 5, 7, 11])
-    num_scales: int = 3
-    mpd_channels_scale: float = 1.0
-    msd_channels_scale: float = 1.0
+    num_scales: Annotated[int, NonNegative] = 3
+    mpd_channels_scale: Annotated[float, Positive] = 1.0
+    msd_channels_scale: Annotated[float, Positive] = 1.0
 
 
 @dataclass

@@ -180,8 +180,8 @@ def test_unconditional_folder_has_no_cond(real_dir: Path) -> None:
         AudioFolder(real_dir, 8000, CANVAS, split="train")
 
 
-def test_audio_files_lists_audio_sorted_by_relative_path(tmp_path: Path) -> None:
-    for rel in ("b.WAV", "a.flac", "sub/c.ogg", "sub/deeper/d.wav", "notes.txt", "e.mp3"):
+def test_audio_files_lists_audio_sorted_by_relative_path(tmp_path: Path, caplog) -> None:
+    for rel in ("b.WAV", "a.flac", "sub/c.ogg", "sub/deeper/d.wav", "notes.txt", "e.mp3", "f.m4a", "g.M4A"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"")
     (tmp_path / "folder.wav").mkdir()  # a folder named like audio is not a file
@@ -189,8 +189,14 @@ def test_audio_files_lists_audio_sorted_by_relative_path(tmp_path: Path) -> None
     def names(paths: list[Path]) -> list[str]:
         return [p.relative_to(tmp_path).as_posix() for p in paths]
 
-    assert names(audio_files(tmp_path)) == ["a.flac", "b.WAV", "sub/c.ogg", "sub/deeper/d.wav"]
-    assert names(audio_files(tmp_path, ("wav",), recursive=False)) == ["b.WAV"]
+    with caplog.at_level("WARNING", logger="multigan"):
+        assert names(audio_files(tmp_path)) == ["a.flac", "b.WAV", "e.mp3", "sub/c.ogg", "sub/deeper/d.wav"]
+    # audio in a format soundfile cannot read is named, never silently left out
+    assert "left out 2 .m4a file(s)" in caplog.text, caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="multigan"):
+        assert names(audio_files(tmp_path, ("wav",), recursive=False)) == ["b.WAV"]
+    assert "1 .flac, 2 .m4a, 1 .mp3" in caplog.text, caplog.text
     assert names(audio_files(tmp_path, [".MP3"])) == ["e.mp3"]
     assert audio_files(tmp_path / "missing") == []
 

@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Hashable, Iterable, Mapping, Sequence, Union
@@ -29,7 +30,10 @@ Label = Union[int, str]
 logger = logging.getLogger("multigan")
 
 #: File endings that count as audio unless a caller says otherwise (matched case-insensitively).
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+
+#: Audio formats soundfile cannot read: files with these endings are named in a warning, never silently left out.
+UNREADABLE_AUDIO = (".m4a", ".aac", ".wma", ".opus", ".webm", ".mp4", ".amr")
 
 #: How many bad files an error or warning lists before summarising the rest.
 MAX_LISTED = 50
@@ -54,12 +58,24 @@ def audio_files(root: PathLike, extensions: Iterable[str] = AUDIO_EXTENSIONS, *,
     """The files under ``root`` whose names end in one of ``extensions`` (case-insensitive), sorted by their
     path relative to ``root``; only the files directly in ``root`` when ``recursive`` is False.
 
-    A missing folder gives an empty list: callers say what is wrong in their own terms.
+    A missing folder gives an empty list: callers say what is wrong in their own terms. Audio files left out
+    because of their ending (another format, or one of :data:`UNREADABLE_AUDIO`) are counted in a warning.
     """
     root = Path(root)
     suffixes = _suffixes(extensions)
     candidates = root.rglob("*") if recursive else root.glob("*")
-    files = [p for p in candidates if p.is_file() and p.name.lower().endswith(suffixes)]
+    files, skipped = [], Counter()
+    for path in candidates:
+        name = path.name.lower()
+        if name.endswith(suffixes):
+            if path.is_file():
+                files.append(path)
+        elif name.endswith(AUDIO_EXTENSIONS + UNREADABLE_AUDIO) and path.is_file():
+            skipped[path.suffix.lower()] += 1
+    if skipped:
+        counts = ", ".join(f"{n} {ext}" for ext, n in sorted(skipped.items()))
+        logger.warning("%s: left out %s file(s) (read here: %s); convert them to WAV or FLAC to use them", root,
+                       counts, " ".join(suffixes))
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
@@ -102,6 +118,8 @@ class AudioFolder(Dataset):
         skip_bad: skip bad files with a warning instead of raising :class:`AudioDatasetError`.
         extensions: file endings that count as audio.
         cache: keep the decoded waveforms in memory (otherwise re-read in ``__getitem__``).
+        option_prefix: how the caller's users spell these options, named in error hints (a recipe passes
+            ``"data."``: the hint is then ``data.skip_bad=true``, not ``skip_bad=True``).
 
     Raises:
         AudioDatasetError: bad files (all listed in one message), a missing or empty folder, or no file
@@ -125,6 +143,7 @@ class AudioFolder(Dataset):
         skip_bad: bool = False,
         extensions: Iterable[str] = AUDIO_EXTENSIONS,
         cache: bool = True,
+        option_prefix: str = "",
     ) -> None:
         _check_options(sample_rate, canvas, crop, max_excess, silence_db)
         if split is not None and split_fn is None:
@@ -137,6 +156,7 @@ class AudioFolder(Dataset):
         self.silence_db = silence_db
         self.split = split
         self.cache = cache
+        self.option_prefix = option_prefix
         self.skip_bad = bool(skip_bad)
         self.extensions = _suffixes(extensions)
         self._pattern = _compile_pattern(label_pattern)
@@ -298,7 +318,8 @@ class AudioFolder(Dataset):
             if frames > limit:
                 return (
                     f"too long: {frames} samples ({frames / self.sample_rate:.2f} s) > {limit} allowed "
-                    f"(canvas={self.canvas}, max_excess={self.max_excess}); raise max_excess or use crop='random'"
+                    f"(canvas={self.canvas}, max_excess={self.max_excess}); raise {self.option_prefix}max_excess "
+                    "or use crop='random'"
                 )
         return None
 
@@ -310,9 +331,9 @@ class AudioFolder(Dataset):
         listing = _format_bad(bad, self.root)
         head = f"AudioFolder({self.root}): {len(bad)} of {total} audio file(s) are unusable"
         if not self.skip_bad:
-            raise AudioDatasetError(
-                f"{head}:\n{listing}\nFix or remove them, or pass skip_bad=True to skip them with a warning.", bad
-            )
+            option = f"{self.option_prefix}skip_bad=true" if self.option_prefix else "skip_bad=True"
+            raise AudioDatasetError(f"{head}:\n{listing}\nFix or remove them, or pass {option} to skip them with a "
+                                    "warning.", bad)
         logger.warning("%s and were skipped (skip_bad=True):\n%s", head, listing)
 
     # ------------------------------------------------------------------------------------------- canvas

@@ -17,6 +17,8 @@ import torch.nn.functional as F
 import torchaudio
 from torch import nn
 
+from ..errors import MultiganError
+
 __all__ = ["LogMagSpectrogram", "LogMel", "SpecNormalizer", "griffin_lim", "waveform_batch"]
 
 
@@ -101,7 +103,13 @@ class LogMel(nn.Module):
             raise ValueError("LogMel: style='hifigan' fixes the framing and the magnitude; leave power, center "
                              "and pad_mode at their defaults")
         self.n_fft, self.hop, self.n_mels, self.eps, self.style = n_fft, hop, n_mels, eps, style
+        self.sample_rate = sample_rate
         hifigan = style == "hifigan"
+        if hifigan:  # reflect padding needs more samples than it pads, and one whole window after padding
+            pad = (n_fft - hop) // 2
+            self.min_samples = max(pad + 1, n_fft - 2 * pad)
+        else:
+            self.min_samples = n_fft // 2 + 1 if center else n_fft
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate,
             n_fft=n_fft,
@@ -134,7 +142,12 @@ class LogMel(nn.Module):
                    style="hifigan", persistent=False)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        """Waveform ``[..., T]`` to log-mel ``[..., n_mels, frames]``."""
+        """Waveform ``[..., T]`` to log-mel ``[..., n_mels, frames]``; ``T`` must be at least :attr:`min_samples`
+        (one analysis window), else a :class:`~multigan.errors.MultiganError` says so."""
+        if wav.shape[-1] < self.min_samples:
+            raise MultiganError(f"audio of {wav.shape[-1]} samples is shorter than one analysis window: this mel "
+                                f"front end needs at least {self.min_samples} samples "
+                                f"({1000 * self.min_samples / self.sample_rate:.0f} ms at {self.sample_rate} Hz)")
         with torch.autocast(device_type=wav.device.type, enabled=False):
             wav = wav.float()
             mel = self._reference_mel(wav) if self.style == "hifigan" else self.mel(wav)

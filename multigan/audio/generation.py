@@ -38,6 +38,7 @@ class AudioGenerator(ExportableGenerator):
     sample_rate: int
     num_classes: int
     z_dim: int
+    sample_options = ("digit",)
 
     def sample_noise(self, batch: int, device="cpu", generator: torch.Generator | None = None) -> torch.Tensor:
         """Standard normal latents ``[batch, z_dim]``."""

@@ -22,6 +22,7 @@ from ..errors import MultiganError
 __all__ = [
     "AudioFileError",
     "AudioInfo",
+    "check_wav_name",
     "info",
     "load_audio",
     "save_wav",
@@ -128,12 +129,24 @@ def to_pcm16(wav: ArrayLike) -> np.ndarray:
     return np.clip(np.round(np.clip(arr, -1.0, 1.0) * 32768.0), -32768, 32767).astype(np.int16)
 
 
+def check_wav_name(path: PathLike, option: str = "") -> Path:
+    """``path`` as a :class:`~pathlib.Path` if it names a ``.wav`` file; else a :class:`MultiganError` (multigan
+    writes WAV only: a WAV under an ``.mp3`` or ``.flac`` name would mislead every reader). ``option`` names the
+    command-line option the path came from."""
+    path = Path(path)
+    if path.suffix.lower() != ".wav":
+        where = f"{option} {path}" if option else str(path)
+        raise MultiganError(f"{where}: multigan writes 16-bit PCM WAV files; name the output *.wav "
+                            "(convert it afterwards, e.g. with ffmpeg, for another format)")
+    return path
+
+
 def save_wav(path: PathLike, wav: ArrayLike, sample_rate: int) -> Path:
     """Write ``wav`` (``[T]``, or ``[C, T]`` channels-first) as a 16-bit PCM WAV; returns the path.
 
     Samples are clipped to [-1, 1] (NaN written as 0); parent folders are created.
     """
-    path = Path(path)
+    path = check_wav_name(path)
     pcm = to_pcm16(wav)
     if pcm.ndim == 2:
         pcm = pcm.T  # soundfile wants [frames, channels]

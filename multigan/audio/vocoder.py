@@ -219,11 +219,16 @@ class Vocoder(ExportableGenerator):
 
     def vocode_file(self, in_wav: Union[str, Path], out_wav: Union[str, Path]) -> Path:
         """Re-synthesise audio file ``in_wav`` (any rate; multi-channel is mixed down) into WAV ``out_wav``."""
-        from .io import info, load_audio, save_wav
+        from .io import check_wav_name, info, load_audio, save_wav
 
+        check_wav_name(out_wav)
         audio = load_audio(in_wav, None)  # checked read at the file's own rate
         rate = info(in_wav).sample_rate
-        return save_wav(out_wav, self.resynthesize(audio, rate), self.sample_rate)
+        try:
+            wav = self.resynthesize(audio, rate)
+        except MultiganError as exc:
+            raise MultiganError(f"{in_wav}: {exc}") from None
+        return save_wav(out_wav, wav, self.sample_rate)
 
     def remove_weight_norm(self) -> "Vocoder":
         """Fold the network's weight normalisation into plain weights (faster inference); idempotent."""
@@ -255,6 +260,9 @@ def vocode_file(run: Union[str, Path], in_wav: Union[str, Path], out_wav: Union[
 
 
 def _cmd_vocode(args: argparse.Namespace) -> None:
+    from .io import check_wav_name
+
+    check_wav_name(args.out, "-o/--out")  # before loading anything
     out = vocode_file(args.run, args.input, args.out, device=args.device)
     print(f"wrote {out}")
 

@@ -8,11 +8,11 @@ each name to its config class and builder; adding an architecture is one entry t
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Literal
+from typing import Annotated, Callable, Literal
 
 from torch import nn
 
-from ..config import ConfigError
+from ..config import AtLeastOne, ConfigError, NonNegative, Range
 from .generator import TextGenerator, tokenizer_kwargs
 from .tokenizer import WordTokenizer
 
@@ -21,30 +21,30 @@ from .tokenizer import WordTokenizer
 class RelGANGeneratorConfig:
     """Relational-memory generator (RelGAN)."""
 
-    embed_dim: int = 32
-    mem_slots: int = 1
-    num_heads: int = 2
-    head_size: int = 256
-    key_size: int = 0  # query/key features per head; 0 = head_size (RelGAN's setting)
+    embed_dim: Annotated[int, AtLeastOne] = 32
+    mem_slots: Annotated[int, AtLeastOne] = 1
+    num_heads: Annotated[int, AtLeastOne] = 2
+    head_size: Annotated[int, AtLeastOne] = 256
+    key_size: Annotated[int, NonNegative] = 0  # query/key features per head; 0 = head_size (RelGAN's setting)
 
 
 @dataclass
 class LSTMGeneratorConfig:
     """LSTM generator."""
 
-    embed_dim: int = 32
-    hidden_dim: int = 32
-    num_layers: int = 1
+    embed_dim: Annotated[int, AtLeastOne] = 32
+    hidden_dim: Annotated[int, AtLeastOne] = 32
+    num_layers: Annotated[int, AtLeastOne] = 1
 
 
 @dataclass
 class GPT2GeneratorConfig:
     """GPT-2 generator (transformers), soft tokens through ``inputs_embeds``."""
 
-    n_embd: int = 128
-    n_layer: int = 2
-    n_head: int = 2
-    dropout: float = 0.1
+    n_embd: Annotated[int, AtLeastOne] = 128
+    n_layer: Annotated[int, AtLeastOne] = 2
+    n_head: Annotated[int, AtLeastOne] = 2
+    dropout: Annotated[float, Range(min=0, max=1, max_inclusive=False)] = 0.1
     local_dir: str = ""  # architecture (and weights) of a local save_pretrained folder
 
 
@@ -53,7 +53,7 @@ class GeneratorConfig:
     """The generator: ``arch`` picks the section that is read."""
 
     arch: Literal["relgan", "lstm", "gpt2"] = "relgan"
-    z_dim: int = 0
+    z_dim: Annotated[int, NonNegative] = 0
     relgan: RelGANGeneratorConfig = field(default_factory=RelGANGeneratorConfig)
     lstm: LSTMGeneratorConfig = field(default_factory=LSTMGeneratorConfig)
     gpt2: GPT2GeneratorConfig = field(default_factory=GPT2GeneratorConfig)
@@ -67,23 +67,23 @@ class GeneratorConfig:
 class CNNDiscriminatorConfig:
     """RelGAN's multi-representation CNN discriminator."""
 
-    embed_dim: int = 64
-    num_rep: int = 64
+    embed_dim: Annotated[int, AtLeastOne] = 64
+    num_rep: Annotated[int, AtLeastOne] = 64
     filter_sizes: tuple[int, ...] = (2, 3, 4, 5)
     num_filters: tuple[int, ...] = (300, 300, 300, 300)
-    hidden: int = 100
-    dropout: float = 0.25
+    hidden: Annotated[int, AtLeastOne] = 100
+    dropout: Annotated[float, Range(min=0, max=1, max_inclusive=False)] = 0.25
 
 
 @dataclass
 class BertDiscriminatorConfig:
     """A BERT-style encoder discriminator (transformers)."""
 
-    hidden_size: int = 128
-    num_layers: int = 2
-    num_heads: int = 2
-    intermediate_size: int = 256
-    dropout: float = 0.1
+    hidden_size: Annotated[int, AtLeastOne] = 128
+    num_layers: Annotated[int, AtLeastOne] = 2
+    num_heads: Annotated[int, AtLeastOne] = 2
+    intermediate_size: Annotated[int, AtLeastOne] = 256
+    dropout: Annotated[float, Range(min=0, max=1, max_inclusive=False)] = 0.1
 
 
 @dataclass

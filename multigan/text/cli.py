@@ -33,6 +33,11 @@ def _cmd_eval_text(args: argparse.Namespace) -> None:
     from .frontier_plot import write_report
 
     temps = parse_temperatures(args.temperatures)
+    if args.n < 2:
+        raise MultiganError(f"-n: at least 2 sentences per temperature are needed for self-BLEU, got {args.n}")
+    if args.self_bleu_samples is not None and args.self_bleu_samples < 2:
+        raise MultiganError(f"--self-bleu-samples: self-BLEU compares each sentence with the others, so at least 2 "
+                            f"are needed, got {args.self_bleu_samples}")
     prefix = len(args.run) > 1
     contenders = [c for run in args.run
                   for c in run_contenders(run, args.device, f"{Path(run).name}: " if prefix else "")]

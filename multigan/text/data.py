@@ -54,10 +54,12 @@ def read_lines(path: str | Path) -> list[str]:
     return kept
 
 
-def split_lines(lines: Sequence[str], val_fraction: float, seed: int = 0) -> tuple[list[str], list[str]]:
+def split_lines(lines: Sequence[str], val_fraction: float, seed: int = 0,
+                source: str | Path = "") -> tuple[list[str], list[str]]:
     """Deterministic shuffle-split into (train, validation); ``val_fraction`` in [0, 1).
 
     The validation part has ``round(len * val_fraction)`` lines (at least one when the fraction is > 0).
+    ``source`` (the file the lines came from) is named in the error when they are too few to split.
     """
     if not 0.0 <= val_fraction < 1.0:
         raise TextDataError(f"validation fraction must be in [0, 1), got {val_fraction}")
@@ -65,7 +67,9 @@ def split_lines(lines: Sequence[str], val_fraction: float, seed: int = 0) -> tup
     random.Random(seed).shuffle(order)
     n_val = max(1, round(len(lines) * val_fraction)) if val_fraction > 0 else 0
     if n_val >= len(lines):
-        raise TextDataError(f"cannot split {len(lines)} line(s) into train and validation parts")
+        where = f"{source}: " if source else ""
+        raise TextDataError(f"{where}cannot split {len(lines)} line(s) into train and validation parts "
+                            f"(validation fraction {val_fraction}): at least {n_val + 1} lines are needed")
     val = [lines[i] for i in sorted(order[:n_val])]
     train = [lines[i] for i in sorted(order[n_val:])]
     return train, val

@@ -65,6 +65,8 @@ def gumbel_like(logits: torch.Tensor, generator: torch.Generator | None = None, 
 class TextGenerator(ExportableGenerator):
     """Base class of the text generators (see the module docstring)."""
 
+    sample_options = ("temperature",)
+
     def __init__(self, vocab_size: int, seq_len: int, bos_id: int = 1, eos_id: int = 2, pad_id: int = 0,
                  z_dim: int = 0, **arch: Any):
         super().__init__(vocab_size=vocab_size, seq_len=seq_len, bos_id=bos_id, eos_id=eos_id, pad_id=pad_id,

@@ -9,10 +9,11 @@ from typing import Callable, Iterable, Union
 
 import torch
 
-from ..dataset import AudioFolder
+from ...errors import MultiganError
+from ..dataset import AudioFolder, audio_files
 from ..io import load_audio
 
-__all__ = ["FSDD_PATTERN", "NUM_CLASSES", "FsddClips", "fsdd_split", "load_fsdd"]
+__all__ = ["FSDD_PATTERN", "NUM_CLASSES", "FsddClips", "fsdd_split", "load_fsdd", "require_split"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -34,6 +35,18 @@ def fsdd_split(name: PathLike) -> str:
     if match is None:
         raise ValueError(f"fsdd_split: {base!r} is not an FSDD file name ({{digit}}_{{speaker}}_{{take}}.wav)")
     return "test" if int(match["take"]) < 5 else "train"
+
+
+def require_split(data_dir: PathLike, split: str, needed_for: str) -> int:
+    """The number of FSDD-named audio files of ``split`` under ``data_dir``; a :class:`MultiganError` naming
+    the folder and ``needed_for`` when there is none (checked from file names, before any decoding or training).
+    """
+    count = sum(1 for p in audio_files(data_dir) if _FSDD_RE.match(p.name) and fsdd_split(p) == split)
+    if not count:
+        takes = "0-4" if split == "test" else "5-49"
+        raise MultiganError(f"{data_dir} holds no {split}-split clip (FSDD names {{digit}}_{{speaker}}_{{take}}.wav "
+                            f"with takes {takes}), which {needed_for}")
+    return count
 
 
 @dataclass

@@ -48,7 +48,7 @@ from ..dataset import audio_files
 from ..io import load_audio
 from .cache import anchors_file, load_or_train_classifier
 from .classifier import DigitClassifier, DigitClassifierConfig
-from .data import load_fsdd
+from .data import load_fsdd, require_split
 
 __all__ = ["DigitEvaluator", "DigitReference", "eval_digits", "evaluate_samples", "load_sample_folder",
            "real_anchors"]
@@ -215,7 +215,8 @@ def _digit_of(name: str) -> int | None:
 def load_sample_folder(
     samples_dir: PathLike, sample_rate: int = 8000
 ) -> tuple[torch.Tensor, list[str], list[int] | None]:
-    """Every ``*.wav`` directly in ``samples_dir`` (sorted), resampled, as ``[N, T_max]`` end-padded.
+    """Every audio file (WAV, FLAC, OGG, MP3, AIFF) directly in ``samples_dir`` (sorted), resampled, as
+    ``[N, T_max]`` end-padded.
 
     Returns ``(wavs, names, labels)``; labels come from names ``{digit}_...`` and are None unless every
     file is named that way.
@@ -223,9 +224,9 @@ def load_sample_folder(
     samples_dir = Path(samples_dir)
     if not samples_dir.is_dir():
         raise MultiganError(f"samples folder {samples_dir} does not exist or is not a folder")
-    paths = audio_files(samples_dir, (".wav",), recursive=False)
+    paths = audio_files(samples_dir, recursive=False)
     if len(paths) < 2:
-        raise MultiganError(f"samples folder {samples_dir} holds {len(paths)} .wav file(s); at least 2 are needed")
+        raise MultiganError(f"samples folder {samples_dir} holds {len(paths)} audio file(s); at least 2 are needed")
     clips = [load_audio(p, sample_rate) for p in paths]
     wavs = torch.zeros(len(clips), max(c.shape[0] for c in clips))
     for i, clip in enumerate(clips):
@@ -251,6 +252,8 @@ def eval_digits(
     """
     rate = evaluator.sample_rate if evaluator is not None else DigitClassifierConfig().sample_rate
     wavs, _, labels = load_sample_folder(samples_dir, rate)  # check the samples before any training
+    if evaluator is None:
+        require_split(data_dir, "test", "the real-data anchors need")
     ev = evaluator if evaluator is not None else DigitEvaluator(data_dir, device, cache_dir)
     metrics: dict[str, Any] = ev.evaluate(wavs, labels)
     metrics.update(labelled=labels is not None, samples_dir=str(samples_dir), data_dir=str(data_dir),

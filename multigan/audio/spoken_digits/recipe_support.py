@@ -10,13 +10,13 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Annotated, Callable, Sequence
 
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from ...config import ConfigError
+from ...config import AtLeastOne, ConfigError, NonNegative
 from ...generator import load
 from ...recipe import RunArgs, finish, fit
 from ...trainer import Trainer
@@ -24,7 +24,7 @@ from ..dataset import AudioFolder, Label
 from ..generation import AudioGenerator
 from ..io import save_wav
 from ..plots import close_figure, spectrogram_grid
-from .data import FSDD_PATTERN, fsdd_split
+from .data import FSDD_PATTERN, fsdd_split, require_split
 from .evaluator import DigitEvaluator
 
 __all__ = ["DigitEval", "FSDDData", "fsdd_train_set", "make_digit_validation", "train_digit_gan"]
@@ -37,10 +37,10 @@ class FSDDData:
     """Where the recordings are and how clips become fixed-length training examples."""
 
     path: str = ""  # the FSDD recordings folder (a recipe's --data)
-    sample_rate: int = 8000
+    sample_rate: Annotated[int, AtLeastOne] = 8000
     conditional: bool = True  # condition on the digit (from the file name)
     skip_bad: bool = True  # FSDD holds two clips longer than 1.25 s: skip (and name) them
-    max_excess: float = 0.25
+    max_excess: Annotated[float, NonNegative] = 0.25
 
     def validate(self) -> None:
         """A recordings folder must be given."""
@@ -53,15 +53,16 @@ class DigitEval:
     """The digit-classifier evaluation used for validation, early stopping and the final report."""
 
     enabled: bool = True
-    per_class: int = 30  # samples per digit at each validation
-    final_per_class: int = 100  # samples per digit for the final report
+    per_class: Annotated[int, AtLeastOne] = 30  # samples per digit at each validation
+    final_per_class: Annotated[int, AtLeastOne] = 100  # samples per digit for the final report
     cache_dir: str = ""  # classifier cache ("" = $MULTIGAN_CACHE or ~/.cache/multigan)
 
 
 def fsdd_train_set(data: FSDDData, canvas: int) -> AudioFolder:
     """The official training split (takes 5-49) on a ``canvas``-sample canvas, end-padded."""
     return AudioFolder(data.path, data.sample_rate, canvas, label_pattern=FSDD_PATTERN if data.conditional else None,
-                       split="train", split_fn=fsdd_split, skip_bad=data.skip_bad, max_excess=data.max_excess)
+                       split="train", split_fn=fsdd_split, skip_bad=data.skip_bad, max_excess=data.max_excess,
+                       option_prefix="data.")
 
 
 def digits_of(labels: torch.Tensor | None, label_names: Sequence[Label]) -> torch.Tensor | None:
@@ -110,6 +111,9 @@ def train_digit_gan(cfg, run: RunArgs, generator: nn.Module, discriminator: nn.M
     export, so that ``generate(label=5)`` means the digit 5 whichever digits the model was trained on.
     """
     label_names = list(label_names) or list(range(getattr(generator, "num_classes", 0)))
+    if cfg.eval.enabled:  # the final report's real-test anchors: check now, not after training
+        require_split(cfg.data.path, "test", "the final evaluation's real-data anchors need "
+                      "(or set eval.enabled=false)")
     # the evaluator trains (or loads) the classifier: only when evaluation is on
     evaluator = DigitEvaluator(cfg.data.path, cache_dir=cfg.eval.cache_dir or None) if cfg.eval.enabled else None
     # without the evaluator, validation still logs audio and spectrograms (and returns no metrics)
