@@ -19,7 +19,7 @@ from multigan.audio.io import load_audio
 from multigan.audio.spoken_digits import cache, evaluator
 from multigan.audio.spoken_digits.classifier import DigitClassifier, DigitClassifierConfig
 from multigan.audio.spoken_digits.cli import register
-from multigan.audio.spoken_digits.data import load_fsdd
+from multigan.audio.spoken_digits.data import load_fsdd, require_split
 from multigan.audio.spoken_digits.evaluator import (
     DigitEvaluator,
     DigitReference,
@@ -30,6 +30,7 @@ from multigan.audio.spoken_digits.evaluator import (
 from multigan.audio.spoken_digits.recipe_support import FSDDData, fsdd_train_set
 from multigan.audio.spoken_digits.training import classifier_accuracy, train_classifier
 from multigan.config import ConfigError, from_dict
+from multigan.errors import MultiganError
 from multigan.metrics import (
     fid,
     inception_score,
@@ -364,3 +365,25 @@ def test_fsdd_data_needs_a_folder_and_the_train_set_is_the_train_split(fsdd_dir:
     assert len(conditional) == 200 and conditional.num_classes == 10 and conditional[0]["real"].shape == (1, 8192)
     unconditional = fsdd_train_set(FSDDData(path=str(fsdd_dir), conditional=False), canvas=8192)
     assert len(unconditional) == 200 and unconditional.num_classes == 0
+
+
+def test_a_missing_test_split_is_refused_before_any_training(fsdd_dir: Path, tmp_path: Path, capsys) -> None:
+    assert require_split(fsdd_dir, "test", "x") == 100 and require_split(fsdd_dir, "train", "x") == 200
+    train_only = tmp_path / "train_only"
+    train_only.mkdir()
+    for path in sorted(fsdd_dir.glob("*_[5-9].wav"))[:20]:
+        shutil.copy(path, train_only / path.name)
+    with pytest.raises(MultiganError, match="holds no test-split clip .* takes 0-4"):
+        require_split(train_only, "test", "the anchors need")
+    import importlib.util
+    import sys
+    recipe_file = Path(__file__).parents[1] / "recipes" / "fsdd_wavegan.py"
+    spec = importlib.util.spec_from_file_location("_wavegan_no_test", recipe_file)
+    recipe = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = recipe
+    spec.loader.exec_module(recipe)
+    with pytest.raises(SystemExit) as exc:  # refused at once: no classifier trained, no step taken
+        recipe.main(["--data", str(train_only), "--out", str(tmp_path / "run"), "--max-steps", "2"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "eval.enabled=false" in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "checkpoints").exists()

@@ -91,6 +91,24 @@ def test_split_is_deterministic_and_disjoint(captions):
     assert split_lines(lines, 0.1, seed=3) == (train, val) and split_lines(lines, 0.1, seed=4)[1] != val
     with pytest.raises(TextDataError):
         split_lines(lines, 1.0)
+    with pytest.raises(TextDataError, match=r"^captions.txt: cannot split 1 line\(s\)"):
+        split_lines(lines[:1], 0.1, source="captions.txt")
+
+
+def test_default_length_is_capped_against_a_pathological_line(captions, caplog):
+    from multigan.text.tokenizer import default_max_length
+
+    lines = read_lines(captions)
+    natural = WordTokenizer.train(lines).max_length
+    assert natural == max(len(WordTokenizer.train(lines).split(s)) for s in lines)  # short captions: the longest
+    assert default_max_length([5] * 99 + [3293]) == 10 and default_max_length([7, 37]) == 37
+    with caplog.at_level(logging.WARNING, logger="multigan"):
+        tok = WordTokenizer.train(lines + [" ".join(["word"] * 3293)])
+    # one 3,293-word line does not make every sequence 3,294 ids long: twice the 99th percentile at most
+    assert natural <= tok.max_length <= 2 * natural and tok.seq_len == tok.max_length + 1
+    assert f"1 of {len(lines) + 1} sentences are longer than {tok.max_length} tokens (the longest has 3293)" \
+        in caplog.text
+    assert "data.max_length" in caplog.text
 
 
 def test_dataset_items_and_onehot_collate(captions):
