@@ -1,0 +1,74 @@
+"""A vocoder's corpus: the indexed clips, the deterministic train/validation split, the training crops.
+
+:class:`VocoderCorpus` indexes ``data.path`` (a folder, a list file or a ``metadata.csv``; see
+:mod:`multigan.audio.corpus_index`), splits the clip names with
+:func:`~multigan.audio.vocoder_training.split_clips`, decodes only the few validation clips, and serves training
+crops lazily (:class:`~multigan.audio.lazy_audio.LazySegmentDataset`) or, with ``data.in_memory``, from clips
+decoded at start (the earlier loader). Both give the same crops.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from ..errors import MultiganError
+from .corpus_index import CorpusIndex, build_index
+from .lazy_audio import ClipReader, LazySegmentDataset
+from .vocoder_data import Clip, SegmentDataset, VocoderDataError
+
+__all__ = ["VocoderCorpus"]
+
+
+class VocoderCorpus:
+    """The clips of ``data.path`` for a vocoder at ``sample_rate``, split into training and validation.
+
+    ``data`` is a :class:`~multigan.audio.vocoder_training.VocoderData`; clips shorter than ``min_samples``
+    are bad files, as are unreadable, empty and silent ones (all named in one error unless ``data.skip_bad``).
+    """
+
+    def __init__(self, data: Any, sample_rate: int, min_samples: int = 1) -> None:
+        self.data = data
+        self.index = self._index(data.path, sample_rate, min_samples)
+        self.reader = ClipReader(self.index, normalize=bool(data.normalize))
+        if data.val_path:  # a separate held-out corpus: every clip of data.path trains
+            try:
+                self.val_reader = ClipReader(self._index(data.val_path, sample_rate, min_samples), bool(data.normalize))
+            except MultiganError as exc:
+                raise VocoderDataError(f"data.val_path: {exc}") from None
+            self.train_rows, self.val_rows = list(range(len(self.index))), list(range(len(self.val_reader.index)))
+        else:
+            from .vocoder_training import split_clips  # the one split rule (that module imports this one)
+
+            train, val = split_clips(list(zip(self.index.names, range(len(self.index)))), data.val_clips,
+                                     data.split_seed)
+            self.val_reader = self.reader
+            self.train_rows, self.val_rows = [i for _, i in train], [i for _, i in val]
+        self.dataset: Optional[SegmentDataset] = None
+
+    def _index(self, path: str, sample_rate: int, min_samples: int) -> CorpusIndex:
+        d = self.data
+        return build_index(path, sample_rate, peaks=bool(d.normalize), min_frames=min_samples, skip_bad=d.skip_bad,
+                           cache_dir=d.index_cache or None, workers=d.index_workers)
+
+    @property
+    def train_names(self) -> list[str]:
+        """Names of the training clips, in corpus order (as recorded in ``split.json``)."""
+        return [self.index.names[i] for i in self.train_rows]
+
+    def validation_clips(self) -> list[Clip]:
+        """The validation clips decoded in full (sorted by name), normalised like the training crops."""
+        names = self.val_reader.index.names
+        return [(names[i], self.val_reader.read_all(i)) for i in self.val_rows]
+
+    def training_crops(self, segment: int, mel_cfg: Mapping[str, Any], repeats: int = 1) -> SegmentDataset:
+        """The training dataset: lazy reads, or clips decoded now with ``data.in_memory``."""
+        if self.data.in_memory:
+            clips = [(self.index.names[i], self.reader.read_all(i)) for i in self.train_rows]
+            self.dataset = SegmentDataset(clips, segment, mel_cfg, repeats)
+        else:
+            self.dataset = LazySegmentDataset(self.reader, self.train_rows, segment, mel_cfg, repeats)
+        return self.dataset
+
+    @property
+    def read_failures(self) -> int:
+        """Training reads that failed and were replaced (0 for in-memory clips)."""
+        return self.dataset.read_failures if isinstance(self.dataset, LazySegmentDataset) else 0
