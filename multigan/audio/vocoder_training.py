@@ -31,7 +31,8 @@ from .features import LogMel
 from .io import save_wav
 from .losses import MelL1, MultiScaleMelL1, stft_loss
 from .vocoder import Vocoder, VocoderConfigError, mel_settings
-from .vocoder_data import Clip, SegmentDataset, VocoderDataError, load_clips, validation_clips
+from .vocoder_corpus import VocoderCorpus
+from .vocoder_data import Clip, SegmentDataset, VocoderDataError, validation_clips
 from .vocoder_metrics import GriffinLimBaseline, VocoderValidator
 
 __all__ = ["OUTPUTS", "VocoderData", "VocoderEval", "VocoderMel", "VocoderObjective", "add_arguments",
@@ -145,7 +146,9 @@ def build_vocoder_trainer(vocoder: Vocoder, discriminator: nn.Module, cfg: Train
     ``fmax=loss_fmax`` (``None``: full band; ``mel_loss="multiscale"``: :class:`MultiScaleMelL1` instead) and, when ``stft_weight > 0``, the multi-resolution STFT distance.
     """
     mel = vocoder.config["mel"]
-    dataset = SegmentDataset(train_clips, segment, mel, repeats)
+    # train_clips may be a ready SegmentDataset (e.g. multigan.audio.lazy_audio.LazySegmentDataset's lazy reads)
+    dataset = train_clips if isinstance(train_clips, SegmentDataset) else SegmentDataset(train_clips, segment, mel,
+                                                                                            repeats)
     if mel_loss == "multiscale":
         mel_fn: nn.Module = MultiScaleMelL1(mel["sample_rate"], fmax=loss_fmax)
     else:
@@ -202,12 +205,16 @@ def train_vocoder(cfg: Any, run: RunArgs, build_models: Callable[[], tuple[Vocod
     log.info("%d training clips (%d steps per epoch, LR x%.4g every %d steps), %d validation clips; G %.2f M, "
              "D %.2f M parameters", len(train_clips), epoch_steps, cfg.train.lr_decay, cfg.train.lr_decay_every,
              len(val_clips), _millions(vocoder), _millions(disc))
-    trainer = build_vocoder_trainer(vocoder, disc, cfg.train, train_clips, run.out, segment=cfg.data.segment,
+    crops = corpus.training_crops(cfg.data.segment, vocoder.config["mel"], cfg.data.repeats)
+    trainer = build_vocoder_trainer(vocoder, disc, cfg.train, crops, run.out, segment=cfg.data.segment,
                                     mel_weight=cfg.objective.mel_weight, stft_weight=cfg.objective.stft_weight,
                                     loss_fmax=cfg.mel.loss_fmax, repeats=cfg.data.repeats, validate=validator,
                                     mel_loss=cfg.objective.mel_loss,
                                     meta={"recipe": recipe, "preset": run.preset})
     result, seconds = fit(trainer, run)
+    if corpus.read_failures:
+        log.warning("%d training read(s) failed and were replaced by other clips (named in the warnings above)",
+                    corpus.read_failures)
     if not trainer.rt.is_main:
         return {}
     exported = load(run.out)
@@ -216,7 +223,7 @@ def train_vocoder(cfg: Any, run: RunArgs, build_models: Callable[[], tuple[Vocod
         save_wav(run.out / "samples" / clip.name.replace("/", "_"), wav, cfg.mel.sample_rate)
     summary = {"export_step": exported.export_meta["step"], "steps": result.step,
                "train_seconds": round(seconds, 1), "total_seconds": round(time.monotonic() - start, 1),
-               "preset": run.preset,
+               "preset": run.preset, "read_failures": corpus.read_failures,
                **{k: round(v, 4) for k, v in metrics.items()}}
     log.info("export (step %d): mel L1 %.4f (Griffin-Lim %.4f), PESQ %s (Griffin-Lim %s)", summary["export_step"],
              metrics["mel_l1"], metrics.get("gl_mel_l1", float("nan")), _fmt(metrics.get("pesq")),
