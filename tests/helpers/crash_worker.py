@@ -1,4 +1,5 @@
-"""Worker for test_crash: the toy recipe, killed with SIGKILL inside its N-th checkpoint or export write.
+"""Worker for test_crash: a recipe (``RECIPE``, default ``toy_ring``), killed with SIGKILL inside its N-th
+checkpoint or export write.
 
 ``KILL_ON=N`` (environment): the N-th folder written through ``multigan.checkpoint`` (checkpoints and the
 export) is fully staged, then the process kills itself before the staging folder is renamed into place --
@@ -29,5 +30,6 @@ def write_then_maybe_die(final, write, *, folder=False):
 
 
 checkpoint.write_atomically = write_then_maybe_die
-sys.argv = ["toy_ring.py", *sys.argv[1:]]
-runpy.run_path(str(Path(__file__).resolve().parents[2] / "recipes" / "toy_ring.py"), run_name="__main__")
+recipe = f"{os.environ.get('RECIPE', 'toy_ring')}.py"
+sys.argv = [recipe, *sys.argv[1:]]
+runpy.run_path(str(Path(__file__).resolve().parents[2] / "recipes" / recipe), run_name="__main__")
