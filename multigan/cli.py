@@ -5,6 +5,9 @@
              [--vocoder VOCODER_RUN]                    (a SpecGAN inverted by a trained vocoder)
     multigan eval-digits --data FSDD_DIR --samples DIR      digit-classifier metrics of a folder of WAVs
     multigan vocode RUN_DIR in.wav -o out.wav               re-synthesise a file with a trained vocoder
+    multigan vocode RUN_DIR --mel MEL.npy -o out.wav        vocode an acoustic model's mel spectrogram
+    multigan import-checkpoint hifigan --generator g_N [--discriminator do_N] --config config.json --out RUN
+                                                            a published HiFi-GAN checkpoint as a multigan run
     multigan eval-text RUN_DIR --references FILE            GAN vs MLE quality-diversity frontiers
 """
 from __future__ import annotations
@@ -70,10 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=_cmd_generate)
 
     from .audio.spoken_digits.cli import register as register_eval_digits
+    from .audio.checkpoint_import import register as register_import
     from .audio.vocoder import register as register_vocode
     from .text.cli import register as register_text
 
-    for register in (register_eval_digits, register_vocode, register_text):
+    for register in (register_eval_digits, register_vocode, register_import, register_text):
         register(sub)
     return parser
 

@@ -21,6 +21,7 @@ arguments, a ``remove_weight_norm()`` for inference (a no-op returning ``self`` 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
@@ -32,6 +33,7 @@ from ..errors import MultiganError
 from ..generator import ExportableGenerator
 from .features import LogMel, waveform_batch
 from .hifigan import HiFiGANGenerator
+from .mel_input import check_mel_input, read_mel_file
 from .vocos import VocosGenerator
 
 __all__ = ["DEFAULT_MEL", "GENERATORS", "Vocoder", "VocoderConfigError", "check_generator_config", "mel_settings",
@@ -167,7 +169,13 @@ class Vocoder(ExportableGenerator):
         return None
 
     def forward(self, noise: Optional[Tensor], cond: Optional[Tensor] = None) -> Tensor:
-        """Vocode log-mel ``cond`` ``[B, n_mels, frames]`` (or ``voc(mel)``) into ``[B, frames * hop_size]``."""
+        """Vocode log-mel ``cond`` ``[B, n_mels, frames]`` (or ``voc(mel)``) into ``[B, frames * hop_size]``.
+
+        In eval mode, an exported vocoder warns once (:class:`~multigan.audio.mel_input.MelInputWarning`) when the
+        mels lie far outside those it was trained on (``export_meta["mel_stats"]``), naming the likely cause.
+        """
+        if not self.training and (cond if cond is not None else noise) is not None:
+            check_mel_input(cond if cond is not None else noise, getattr(self, "export_meta", {}).get("mel_stats"))
         return self.net(noise, cond).squeeze(1)
 
     # --- inference API -------------------------------------------------------------------------------------
@@ -230,6 +238,15 @@ class Vocoder(ExportableGenerator):
             raise MultiganError(f"{in_wav}: {exc}") from None
         return save_wav(out_wav, wav, self.sample_rate)
 
+    def vocode_mel_file(self, mel_path: Union[str, Path], out_wav: Union[str, Path]) -> Path:
+        """Vocode a mel file made elsewhere (``.npy``, ``.safetensors`` or torch; ``[n_mels, frames]`` or
+        ``[frames, n_mels]``, see :func:`~multigan.audio.mel_input.read_mel_file`) into WAV ``out_wav``."""
+        from .io import check_wav_name, save_wav
+
+        check_wav_name(out_wav)
+        return save_wav(out_wav, self.generate(read_mel_file(mel_path, self.n_mels))[0].float().cpu(),
+                        self.sample_rate)
+
     def remove_weight_norm(self) -> "Vocoder":
         """Fold the network's weight normalisation into plain weights (faster inference); idempotent."""
         self.net.remove_weight_norm()
@@ -259,19 +276,46 @@ def vocode_file(run: Union[str, Path], in_wav: Union[str, Path], out_wav: Union[
     return voc.vocode_file(in_wav, out_wav)
 
 
+def vocode_mel_file(run: Union[str, Path], mel_path: Union[str, Path], out_wav: Union[str, Path],
+                    device: str = "cpu") -> tuple[Path, list[str]]:
+    """Vocode mel file ``mel_path`` with the vocoder exported in ``run``; returns the WAV and any input warnings."""
+    import warnings
+
+    from ..generator import load
+    from .mel_input import MelInputWarning
+
+    voc = load(run, device=device)
+    if not isinstance(voc, Vocoder):
+        raise MultiganError(f"{run} holds a {type(voc).__name__}, not a vocoder: `multigan vocode` needs a run of "
+                            "a vocoder recipe (e.g. recipes/ljspeech_hifigan.py)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MelInputWarning)
+        out = voc.vocode_mel_file(mel_path, out_wav)
+    return out, [str(w.message) for w in caught if issubclass(w.category, MelInputWarning)]
+
+
 def _cmd_vocode(args: argparse.Namespace) -> None:
     from .io import check_wav_name
 
     check_wav_name(args.out, "-o/--out")  # before loading anything
-    out = vocode_file(args.run, args.input, args.out, device=args.device)
+    if (args.input is None) == (args.mel is None):
+        raise MultiganError("vocode: give an audio file to re-synthesise or --mel FILE (one of the two)")
+    if args.mel is not None:
+        out, notes = vocode_mel_file(args.run, args.mel, args.out, device=args.device)
+        for note in notes:
+            print(f"warning: {args.mel}: {note}", file=sys.stderr)
+    else:
+        out = vocode_file(args.run, args.input, args.out, device=args.device)
     print(f"wrote {out}")
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``vocode RUN_DIR in.wav -o out.wav`` to a ``multigan`` sub-command parser; returns it."""
+    """Add ``vocode RUN_DIR (in.wav | --mel FILE) -o out.wav`` to a ``multigan`` sub-command parser; returns it."""
     p = subparsers.add_parser("vocode", help="re-synthesise a wav file with a trained vocoder")
     p.add_argument("run", help="run directory (or its export folder) of a trained vocoder")
-    p.add_argument("input", help="audio file to re-synthesise (any sample rate; resampled to the vocoder's)")
+    p.add_argument("input", nargs="?", help="audio file to re-synthesise (any sample rate; resampled to the vocoder's)")
+    p.add_argument("--mel", help="vocode this mel spectrogram instead (.npy, .safetensors or torch file; "
+                   "[n_mels, frames] or [frames, n_mels], natural-log mels of the vocoder's settings)")
     p.add_argument("-o", "--out", required=True, help="output WAV file (16-bit PCM at the vocoder's rate)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     p.set_defaults(func=_cmd_vocode)

@@ -10,6 +10,7 @@ the best mel L1, then scores the export (``metrics.json``, ``samples/``).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -34,6 +35,9 @@ from .vocoder import Vocoder, VocoderConfigError, mel_settings
 from .vocoder_corpus import VocoderCorpus
 from .vocoder_data import Clip, SegmentDataset, VocoderDataError, validation_clips
 from .vocoder_metrics import GriffinLimBaseline, VocoderValidator
+from .gta_data import aligned_crops
+from .imported_init import init_from_imported
+from .mel_input import dataset_mel_statistics
 
 __all__ = ["OUTPUTS", "VocoderData", "VocoderEval", "VocoderMel", "VocoderObjective", "add_arguments",
            "apply_arguments", "build_vocoder_trainer", "split_clips", "steps_per_epoch", "train_vocoder"]
@@ -61,6 +65,10 @@ class VocoderData:
     in_memory: bool = False  # decode every training clip at start (the earlier loader; same crops)
     index_cache: str = ""  # folder of the corpus index cache ("" = $MULTIGAN_CACHE or ~/.cache/multigan)
     index_workers: int = 0  # processes reading clip headers on a first run (0 = one per CPU core, at most 8)
+    # folder of an acoustic model's mels, one per training clip (same relative path and stem, .npy/.safetensors/.pt):
+    # train on those instead of computed mels (ground-truth-aligned fine-tuning, multigan.audio.gta_data); needs
+    # normalize=false. Validation still uses mels computed from the held-out audio.
+    mel_path: str = ""
 
 
 @dataclass
@@ -205,12 +213,16 @@ def train_vocoder(cfg: Any, run: RunArgs, build_models: Callable[[], tuple[Vocod
     log.info("%d training clips (%d steps per epoch, LR x%.4g every %d steps), %d validation clips; G %.2f M, "
              "D %.2f M parameters", len(train_clips), epoch_steps, cfg.train.lr_decay, cfg.train.lr_decay_every,
              len(val_clips), _millions(vocoder), _millions(disc))
-    crops = corpus.training_crops(cfg.data.segment, vocoder.config["mel"], cfg.data.repeats)
+    crops = (aligned_crops(corpus, cfg.data, vocoder.config["mel"]) if cfg.data.mel_path
+             else corpus.training_crops(cfg.data.segment, vocoder.config["mel"], cfg.data.repeats))
     trainer = build_vocoder_trainer(vocoder, disc, cfg.train, crops, run.out, segment=cfg.data.segment,
                                     mel_weight=cfg.objective.mel_weight, stft_weight=cfg.objective.stft_weight,
                                     loss_fmax=cfg.mel.loss_fmax, repeats=cfg.data.repeats, validate=validator,
                                     mel_loss=cfg.objective.mel_loss,
-                                    meta={"recipe": recipe, "preset": run.preset})
+                                    meta={"recipe": recipe, "preset": run.preset,
+                                          "mel_stats": dataset_mel_statistics(crops)})  # for voc(mel)'s input check
+    if run.init_from and init_from_imported(trainer, run.init_from):  # a published checkpoint: D, optimizers too
+        run = dataclasses.replace(run, init_from=None)
     result, seconds = fit(trainer, run)
     if corpus.read_failures:
         log.warning("%d training read(s) failed and were replaced by other clips (named in the warnings above)",
