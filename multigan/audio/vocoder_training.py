@@ -116,7 +116,7 @@ class VocoderEval:
 
     pesq: bool = True
     griffin_lim: bool = True
-    griffin_lim_iters: int = 64
+    griffin_lim_iters: int = 100  # fast Griffin-Lim iterations of the baseline (librosa mel_to_audio: 32)
     log_clips: int = 1  # validation clips logged to TensorBoard as audio and mel images
 
 
