@@ -282,6 +282,7 @@ def test_init_from_import_continues_with_its_discriminator_and_optimizers(lj_dir
     assert float(final["opt_g"]["state"][0]["step"]) == REF_ADAM_STEPS + 2
     assert float(final["opt_d"]["state"][0]["step"]) == REF_ADAM_STEPS + 2
     assert "G, D and both optimizer states" in capsys.readouterr().err
+    assert multigan.load(tmp_path / "ft").export_meta["mel_stats"]["n_mels"] == 80  # for voc(mel)'s input check
 
 
 def test_init_from_import_without_discriminator_says_d_starts_fresh(lj_dir: Path, tmp_path: Path, capsys) -> None:
