@@ -14,7 +14,7 @@ the published Vocos used 100 bands at 24 kHz. Split, validation, export and scor
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Optional
+from typing import Annotated, Literal, Optional
 
 import multigan
 from multigan.audio.hifigan import MultiPeriodDiscriminator
@@ -23,7 +23,7 @@ from multigan.audio.stft_discriminator import (DEFAULT_MRD_RESOLUTIONS, Combined
 from multigan.audio.vocoder import Vocoder, check_generator_config
 from multigan.audio.vocoder_training import (OUTPUTS, VocoderData, VocoderEval, VocoderMel, VocoderObjective,
                                              add_arguments, apply_arguments, train_vocoder)
-from multigan.config import ConfigError
+from multigan.config import AtLeastOne, ConfigError, Positive
 from multigan.errors import MultiganError
 from multigan.recipe import RunArgs, run_recipe
 
@@ -32,9 +32,9 @@ from multigan.recipe import RunArgs, run_recipe
 class GeneratorConfig:
     """Vocos backbone and head (default: the published mel configuration); n_fft None = 4 * mel.hop_size."""
 
-    dim: int = 512
-    intermediate_dim: int = 1536
-    num_layers: int = 8
+    dim: Annotated[int, AtLeastOne] = 512
+    intermediate_dim: Annotated[int, AtLeastOne] = 1536
+    num_layers: Annotated[int, AtLeastOne] = 8
     n_fft: Optional[int] = None
 
 
@@ -43,12 +43,12 @@ class DiscriminatorConfig:
     """MPD + MRD (published); the channel scales shrink every width (1.0 = published)."""
 
     periods: list[int] = field(default_factory=lambda: [2, 3, 5, 7, 11])
-    mpd_channels_scale: float = 1.0
+    mpd_channels_scale: Annotated[float, Positive] = 1.0
     resolutions: list[list[int]] = field(default_factory=lambda: [list(r) for r in DEFAULT_MRD_RESOLUTIONS])
-    mrd_channels: int = 64
-    mrd_channels_scale: float = 1.0
-    mrd_weight: float = 0.1  # factor on G's losses from the MRD (Vocos' mrd_loss_coeff)
-    mrd_window: str = "rect"  # the reference's torch.stft without a window; or "hann"
+    mrd_channels: Annotated[int, AtLeastOne] = 64
+    mrd_channels_scale: Annotated[float, Positive] = 1.0
+    mrd_weight: Annotated[float, Positive] = 0.1  # factor on G's losses from the MRD (Vocos' mrd_loss_coeff)
+    mrd_window: Literal["rect", "hann"] = "rect"  # "rect": the reference's torch.stft without a window
 
 
 @dataclass
@@ -71,8 +71,6 @@ class VocosRecipeConfig:
             raise ConfigError(f"generator: {exc} (keys generator.n_fft, mel.hop_size)") from None
         if self.data.segment % self.mel.hop_size:
             raise ConfigError(f"data.segment={self.data.segment} must be a multiple of mel.hop_size={self.mel.hop_size}")
-        if self.discriminator.mrd_weight <= 0 or self.discriminator.mrd_window not in ("rect", "hann"):
-            raise ConfigError("discriminator.mrd_weight must be > 0 and discriminator.mrd_window 'rect' or 'hann'")
 
 
 _TRAIN = {"batch_size": 16, "loss": "hinge", "fm_weight": 1.0, "reuse_fakes": True, "optimizer": "adamw",

@@ -231,3 +231,19 @@ def test_recipe_presets_and_config_error(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: generator: generator.n_fft=300 must be >= 2 * mel.hop_size = 512")
     assert "\n" not in err
+
+
+def test_hifigan_recipe_can_add_the_mrd() -> None:
+    sys.path.insert(0, str(REPO / "recipes"))
+    try:
+        import ljspeech_hifigan
+    finally:
+        sys.path.pop(0)
+    cfg = ljspeech_hifigan.HiFiGANRecipeConfig()
+    cfg.discriminator.mpd_channels_scale = cfg.discriminator.msd_channels_scale = 0.125
+    _, plain = ljspeech_hifigan.build_models(cfg)
+    cfg.discriminator.mrd, cfg.discriminator.mrd_channels_scale, cfg.discriminator.mrd_weight = True, 0.125, 0.1
+    _, combined = ljspeech_hifigan.build_models(cfg)
+    assert isinstance(combined, CombinedDiscriminator) and combined.weights == [1.0, 0.1]
+    with torch.no_grad():
+        assert len(plain(torch.randn(1, 1, 4096))) == 8 and len(combined(torch.randn(1, 1, 4096))) == 11
