@@ -18,8 +18,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Annotated
 
+from torch import nn
+
 import multigan
 from multigan.audio.hifigan import HIFIGAN_CONFIGS, HiFiGANDiscriminator
+from multigan.audio.stft_discriminator import CombinedDiscriminator, MultiResolutionDiscriminator
 from multigan.audio.vocoder import Vocoder, check_generator_config
 from multigan.audio.vocoder_training import (OUTPUTS, VocoderData, VocoderEval, VocoderMel, VocoderObjective,
                                              add_arguments, apply_arguments, train_vocoder)
@@ -50,6 +53,9 @@ class DiscriminatorConfig:
     num_scales: Annotated[int, NonNegative] = 3
     mpd_channels_scale: Annotated[float, Positive] = 1.0
     msd_channels_scale: Annotated[float, Positive] = 1.0
+    mrd: bool = False  # also UnivNet's multi-resolution STFT discriminator (as Vocos trains), after MPD + MSD
+    mrd_channels_scale: Annotated[float, Positive] = 1.0
+    mrd_weight: Annotated[float, Positive] = 1.0  # factor on G's losses from the MRD (Vocos: 0.1)
 
 
 @dataclass
@@ -115,12 +121,15 @@ PRESETS = {
 }
 
 
-def build_models(cfg: HiFiGANRecipeConfig) -> tuple[Vocoder, HiFiGANDiscriminator]:
-    """The HiFi-GAN vocoder of ``cfg.generator`` on ``cfg.mel``, and MPD + MSD."""
+def build_models(cfg: HiFiGANRecipeConfig) -> tuple[Vocoder, nn.Module]:
+    """The HiFi-GAN vocoder of ``cfg.generator`` on ``cfg.mel``, and MPD + MSD (+ MRD with ``discriminator.mrd``)."""
     vocoder = Vocoder(generator=asdict(cfg.generator), mel=cfg.mel.input_settings(), generator_class="hifigan")
     d = cfg.discriminator
     disc = HiFiGANDiscriminator(periods=d.periods, num_scales=d.num_scales, mpd_channels_scale=d.mpd_channels_scale,
                                 msd_channels_scale=d.msd_channels_scale)
+    if d.mrd:
+        mrd = MultiResolutionDiscriminator(channels_scale=d.mrd_channels_scale)
+        return vocoder, CombinedDiscriminator([disc, mrd], [1.0, d.mrd_weight])
     return vocoder, disc
 
 
