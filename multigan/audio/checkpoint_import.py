@@ -264,7 +264,8 @@ def _cmd_import_hifigan(args: argparse.Namespace) -> None:
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``import-checkpoint hifigan ...`` to a ``multigan`` sub-command parser; returns it."""
+    """Add ``import-checkpoint hifigan ...`` and ``import-checkpoint vocos ...`` to a ``multigan`` sub-command
+    parser; returns it."""
     p = subparsers.add_parser("import-checkpoint", help="convert a published vocoder checkpoint into a multigan run")
     families = p.add_subparsers(dest="family", required=True)
     h = families.add_parser("hifigan", help="the reference HiFi-GAN repository's g_/do_ files and config.json")
@@ -274,4 +275,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     h.add_argument("--config", required=True, help="the config.json the checkpoint was trained with")
     h.add_argument("--out", required=True, help="new run directory (export/, checkpoints/, finetune.yaml)")
     h.set_defaults(func=_cmd_import_hifigan)
+    from .vocos_import import register_vocos  # that module builds on this one
+
+    register_vocos(families)
     return p

@@ -1,0 +1,179 @@
+"""Import a published Vocos mel checkpoint (``pytorch_model.bin`` + ``config.yaml``) as a multigan run.
+
+    multigan import-checkpoint vocos --model pytorch_model.bin --config config.yaml --out runs/vocos_published
+
+The reference (``Vocos`` of the gemelo-ai repository) holds ``feature_extractor`` (a torchaudio mel front end:
+buffers only), ``backbone`` (``embed``, ``norm``, ``convnext.{i}.{dwconv,norm,pwconv1,pwconv2,gamma}``,
+``final_layer_norm``) and ``head`` (``out``; ``istft.window`` a buffer). multigan's
+:class:`~multigan.audio.vocos.VocosGenerator` names them ``backbone.embed``, ``backbone.norm``,
+``backbone.blocks.{i}.*``, ``backbone.final_norm`` and ``head.out``. Only the mel variant with a ConvNeXt
+backbone and an ISTFT head with "same" padding is multigan's Vocos family; EnCodec-token, ResNet-backbone,
+IMDCT and AdaLayerNorm variants are refused with a message saying so.
+
+The published checkpoints hold no discriminator: ``--init-from`` such a run fine-tunes with a fresh MPD + MRD.
+The mel front end differs from multigan's: the reference computes ``log(clamp(mel, 1e-7))`` on an HTK-scale,
+unnormalised torchaudio filterbank with centred frames, where multigan's vocoders use the HiFi-GAN front end
+(Slaney scale and norm, ``1e-5`` floor). ``voc(mel)`` with mels made the reference's way reproduces the
+reference; ``voc.mel``/``resynthesize`` and fine-tuning use multigan's front end (the import says so).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+import torch
+import yaml
+from torch import Tensor
+
+from .. import checkpoint as ckpt
+from ..config import save_yaml
+from .checkpoint_import import CheckpointImportError, ImportResult, _check_out, _load_mapped
+from .safe_torch import read_torch_file
+from .vocoder import Vocoder, VocoderConfigError, mel_settings
+from .vocos import VocosConfigError
+
+__all__ = ["FRONT_END_NOTE", "import_vocos", "map_vocos_key", "read_vocos_config", "register_vocos"]
+
+PathLike = Union[str, os.PathLike]
+
+FRONT_END_NOTE = ("the reference's mel front end (torchaudio HTK-scale filterbank without norm, log(clamp(x, 1e-7)), "
+                  "centred frames) differs from multigan's (Slaney, 1e-5, HiFi-GAN framing): feed this vocoder mels "
+                  "made the reference's way; voc.mel(), resynthesize and fine-tuning use multigan's front end")
+
+_RENAMES = ((re.compile(r"^backbone\.convnext\.(\d+)\."), r"net.backbone.blocks.\1."),
+            (re.compile(r"^backbone\.final_layer_norm\."), "net.backbone.final_norm."),
+            (re.compile(r"^backbone\.(embed|norm)\."), r"net.backbone.\1."),
+            (re.compile(r"^head\.out\."), "net.head.out."))
+
+
+def map_vocos_key(key: str) -> Optional[str]:
+    """multigan's name of reference Vocos tensor ``key``; ``None`` for the buffers multigan rebuilds itself."""
+    if key.startswith("feature_extractor.") or key == "head.istft.window":
+        return None
+    for pattern, repl in _RENAMES:
+        if pattern.match(key):
+            return pattern.sub(repl, key)
+    return key  # unknown: reported as unexpected by the loader
+
+
+def _section(config: Mapping[str, Any], name: str, path: Path) -> tuple[str, dict]:
+    """(class name, init args) of one of ``feature_extractor``, ``backbone``, ``head``."""
+    holder = config
+    if name not in holder and isinstance(config.get("model"), Mapping):  # a training config (VocosExp)
+        holder = config["model"].get("init_args", {})
+    entry = holder.get(name) if isinstance(holder, Mapping) else None
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("class_path"), str):
+        raise CheckpointImportError(f"--config {path}: no '{name}' with a class_path (a Vocos config.yaml has "
+                                    "feature_extractor, backbone and head)")
+    return entry["class_path"].rsplit(".", 1)[-1], dict(entry.get("init_args") or {})
+
+
+def read_vocos_config(path: PathLike) -> tuple[dict, dict]:
+    """The generator and mel settings of a reference Vocos ``config.yaml``; refuses variants multigan lacks."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise CheckpointImportError(f"--config {path}: not a readable YAML config ({exc})") from None
+    if not isinstance(config, Mapping):
+        raise CheckpointImportError(f"--config {path}: expected a mapping, got {type(config).__name__}")
+    fe_cls, fe = _section(config, "feature_extractor", path)
+    bb_cls, bb = _section(config, "backbone", path)
+    head_cls, head = _section(config, "head", path)
+    problems = []
+    if fe_cls != "MelSpectrogramFeatures":
+        problems.append(f"feature_extractor {fe_cls} (only mel-spectrogram Vocos is a mel vocoder)")
+    if bb_cls != "VocosBackbone" or bb.get("adanorm_num_embeddings"):
+        problems.append(f"backbone {bb_cls}{' with AdaLayerNorm' if bb.get('adanorm_num_embeddings') else ''} "
+                        "(multigan has the plain ConvNeXt backbone)")
+    if head_cls != "ISTFTHead" or head.get("padding", "same") != "same":
+        problems.append(f"head {head_cls} with padding {head.get('padding', 'same')!r} (multigan has the ISTFT "
+                        "head with 'same' padding)")
+    if problems:
+        raise CheckpointImportError(f"--config {path}: unsupported Vocos variant: {'; '.join(problems)}")
+    try:
+        n_mels, hop = int(fe.get("n_mels", 100)), int(fe.get("hop_length", 256))
+        n_fft = int(fe.get("n_fft", 1024))
+        mel = mel_settings({"sample_rate": int(fe.get("sample_rate", 24000)), "n_fft": n_fft, "hop_size": hop,
+                            "win_size": n_fft, "n_mels": n_mels, "fmin": float(fe.get("f_min", 0.0)),
+                            "fmax": None if fe.get("f_max") is None else float(fe["f_max"])})
+        generator = {"dim": int(bb["dim"]), "intermediate_dim": int(bb["intermediate_dim"]),
+                     "num_layers": int(bb["num_layers"]), "n_fft": int(head["n_fft"])}
+        mismatched = [f"{k}={a} vs {b}" for k, a, b in (("backbone.input_channels", bb.get("input_channels", n_mels),
+                                                         n_mels),
+                                                        ("head.hop_length", head.get("hop_length", hop), hop))
+                      if int(a) != b]
+    except KeyError as exc:
+        raise CheckpointImportError(f"--config {path}: missing key {exc.args[0]!r}") from None
+    except (TypeError, ValueError, VocoderConfigError) as exc:
+        raise CheckpointImportError(f"--config {path}: {exc}") from None
+    if mismatched:
+        raise CheckpointImportError(f"--config {path}: the backbone and head do not fit the feature extractor "
+                                    f"(n_mels {n_mels}, hop_length {hop}): {', '.join(mismatched)}")
+    return generator, mel
+
+
+def import_vocos(model: PathLike, config: PathLike, out: PathLike) -> ImportResult:
+    """Convert a reference Vocos ``pytorch_model.bin`` + ``config.yaml`` into the run directory ``out``.
+
+    Writes ``export/`` (a :class:`~multigan.audio.vocoder.Vocoder` of the ``vocos`` family),
+    ``checkpoints/step-00000000`` (G only) and ``finetune.yaml`` (generator and mel sections of
+    ``recipes/ljspeech_vocos.py``). Raises :class:`CheckpointImportError` / ``TorchFileError`` naming the file.
+    """
+    model, config, out = Path(model), Path(config), Path(out)
+    _check_out(out)
+    g_cfg, mel = read_vocos_config(config)
+    state = read_torch_file(model, "--model")
+    lightning = isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping)
+    if lightning:  # a training checkpoint (VocosExp): the generator's tensors only
+        state = {k: v for k, v in state["state_dict"].items() if k.split(".", 1)[0] in
+                 ("feature_extractor", "backbone", "head")}
+    if not isinstance(state, Mapping) or not all(isinstance(k, str) and isinstance(v, Tensor)
+                                                 for k, v in state.items()):
+        raise CheckpointImportError(f"--model {model}: expected a state dict of tensors (pytorch_model.bin)")
+    window = state.get("head.istft.window")
+    if window is not None and (window.shape != (g_cfg["n_fft"],)
+                               or not torch.allclose(window.float(), torch.hann_window(g_cfg["n_fft"]))):
+        raise CheckpointImportError(f"--model {model}: head.istft.window is not a Hann window of n_fft="
+                                    f"{g_cfg['n_fft']}")
+    mapped = {name: value for key, value in state.items() if (name := map_vocos_key(key)) is not None}
+    try:
+        voc = Vocoder(generator=g_cfg, mel=mel, generator_class="vocos")
+    except (VocosConfigError, VocoderConfigError) as exc:
+        raise CheckpointImportError(f"--config {config}: {exc}") from None
+    _load_mapped(voc, mapped, model, "--model", f"the Vocos of --config {config} ({g_cfg})")
+    result = ImportResult(out, g_cfg, mel, notes=[
+        "the published Vocos checkpoints hold no discriminator: --init-from this run fine-tunes with a fresh "
+        "MPD + MRD and fresh optimizers", FRONT_END_NOTE])
+    if lightning:
+        result.notes.insert(0, f"{model} is a training checkpoint: only its generator was imported")
+    info = {"family": "vocos", "generator_file": str(model), "config_file": str(config), "discriminator_file": None,
+            "optimizers": False, "reference_steps": None, "mel_front_end": FRONT_END_NOTE}
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt.export_generator(voc, out / "export", {"step": 0, "recipe": "import-checkpoint vocos", "imported_from": info})
+    ckpt.save_checkpoint(out / "checkpoints", 0, {"generator": voc.state_dict(), "step": 0, "imported": info})
+    save_yaml({"generator": g_cfg, "mel": dict(mel)}, out / "finetune.yaml")
+    return result
+
+
+def _cmd_import_vocos(args: argparse.Namespace) -> None:
+    result = import_vocos(args.model, args.config, args.out)
+    print(f"imported the Vocos generator into {result.out}")
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"vocode:    multigan vocode {result.out} --mel MEL.npy -o out.wav")
+    print(f"fine-tune: python recipes/ljspeech_vocos.py --preset vocos --config {result.out / 'finetune.yaml'} "
+          f"--data WAV_FOLDER --out runs/finetuned --init-from {result.out}")
+
+
+def register_vocos(families: Any) -> argparse.ArgumentParser:
+    """Add ``vocos`` to the ``import-checkpoint`` families."""
+    v = families.add_parser("vocos", help="a Vocos mel checkpoint (pytorch_model.bin + config.yaml)")
+    v.add_argument("--model", required=True, help="pytorch_model.bin (the Vocos state dict)")
+    v.add_argument("--config", required=True, help="its config.yaml")
+    v.add_argument("--out", required=True, help="new run directory (export/, checkpoints/, finetune.yaml)")
+    v.set_defaults(func=_cmd_import_vocos)
+    return v
