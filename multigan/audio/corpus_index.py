@@ -120,7 +120,9 @@ def corpus_files(source: PathLike, extensions: Iterable[str] = AUDIO_EXTENSIONS
         raise CorpusIndexError(f"--data {src}: does not exist")
     bad: list[tuple[str, str]] = []
     if src.is_dir():
-        pairs = [(p.relative_to(src).as_posix(), str(p)) for p in audio_files(src, extensions)]
+        prefix = src.as_posix().rstrip("/") + "/"  # string slicing: pathlib's relative_to costs seconds on 10^4 files
+        pairs = [(s[len(prefix):] if s.startswith(prefix) else p.relative_to(src).as_posix(), s)
+                 for p in audio_files(src, extensions) for s in (p.as_posix(),)]
         what = f"no audio files ({', '.join(extensions)}) found"
     elif src.suffix.lower() == ".csv":
         pairs = _metadata_pairs(src, bad)
