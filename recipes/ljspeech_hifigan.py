@@ -4,6 +4,9 @@
     python recipes/ljspeech_hifigan.py --data LJSpeech-1.1/wavs --preset v1 --out runs/hifigan_v1 train.mixed_precision=bf16
     python recipes/ljspeech_hifigan.py --data ... --out runs/hifigan_v1 --resume            # continue exactly
     python recipes/ljspeech_hifigan.py --data NEW_SPEAKER --preset v1 --out runs/ft --init-from runs/hifigan_v1
+    # from a published checkpoint (multigan import-checkpoint hifigan ... --out runs/published): its D and optimizers too
+    python recipes/ljspeech_hifigan.py --data NEW_SPEAKER --preset v1 --config runs/published/finetune.yaml \
+        --out runs/ft --init-from runs/published [data.mel_path=TTS_MELS data.normalize=false]
 
 Presets: ``cpu`` (a small V3-style generator and discriminators at 1/8 width, mel-only warm-up, about 30
 minutes on 2 cores), ``v1``/``v2``/``v3`` (the published generators, full MPD + MSD, batch 16, for GPUs).
