@@ -5,7 +5,7 @@
     python recipes/ljspeech_hifigan.py --data ... --out runs/hifigan_v1 --resume            # continue exactly
     python recipes/ljspeech_hifigan.py --data NEW_SPEAKER --preset v1 --out runs/ft --init-from runs/hifigan_v1
     # from a published checkpoint (multigan import-checkpoint hifigan ... --out runs/published): its D and optimizers too
-    python recipes/ljspeech_hifigan.py --data NEW_SPEAKER --preset v1 --config runs/published/finetune.yaml \
+    python recipes/ljspeech_hifigan.py --data NEW_SPEAKER --preset v1 --config runs/published/finetune.yaml
         --out runs/ft --init-from runs/published [data.mel_path=TTS_MELS data.normalize=false]
 
 Presets: ``cpu`` (a small V3-style generator and discriminators at 1/8 width, mel-only warm-up, about 30
