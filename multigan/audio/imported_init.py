@@ -8,6 +8,7 @@ importer writes into the checkpoint) and leaves every other run to the normal pa
 """
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any, Union
@@ -30,8 +31,6 @@ def imported_checkpoint(path: Union[str, Path]) -> Path | None:
             return None
         path = found[-1][1]
     try:
-        import json
-
         skeleton = json.loads((path / ckpt.STATE_FILE).read_text())
     except (OSError, ValueError):
         return None

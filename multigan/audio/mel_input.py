@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from pathlib import Path
@@ -30,7 +29,6 @@ __all__ = ["MEL_EXTENSIONS", "MelFileError", "MelInputWarning", "as_mel", "check
 
 #: File types :func:`read_mel_file` reads (anything else is tried as a torch file).
 MEL_EXTENSIONS: tuple[str, ...] = (".npy", ".safetensors", ".pt", ".pth")
-LN10 = math.log(10.0)
 
 
 class MelFileError(MultiganError):
