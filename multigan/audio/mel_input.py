@@ -154,7 +154,7 @@ def diagnose(mel: Tensor, stats: Mapping[str, Any]) -> Optional[str]:
     the training mels are not), a log base or decibel scale (spread across bands within frames ~0.434x or ~8.7x
     the training one),
     empty top bands (different fmax or n_mels upstream), and values far outside the training range. The scale
-    checks need 32 frames and the last check 64 (on 8 held-out LJ Speech clips, excerpts of 20 and 40 frames
+    and top-band checks need 32 frames and the last check 64 (on 8 held-out LJ Speech clips, excerpts of 20 and 40 frames
     of correct mels looked far off 14 % and 11 % of the time, 100-frame excerpts and whole clips never).
     """
     x = mel.detach().float().cpu()
@@ -197,7 +197,7 @@ def diagnose(mel: Tensor, stats: Mapping[str, Any]) -> Optional[str]:
     floor_in = float(x.min())
     empty_in = float((band_mean[-top:] - floor_in).max()) < 0.05 * span
     active_trained = float((t_mean[-top:] - t_lo.min()).min()) > 0.15 * span
-    if empty_in and active_trained:
+    if frames >= 32 and empty_in and active_trained:
         return (f"the top {top} mel bands of the input are empty (at its floor {floor_in:.2f}) but carry energy in "
                 f"the training mels: the mels were likely made with a lower fmax or a different n_mels and padded. "
                 "Make them with the vocoder's mel settings (voc.config['mel']: n_mels, fmin, fmax)")
