@@ -107,13 +107,16 @@ def load(path: str | Path, device: str | torch.device = "cpu", allow_external: b
     """Rebuild the exported (EMA) generator of a run directory or export folder, in eval mode.
 
     Only safetensors and JSON are read, never pickle. The result is the generator ``nn.Module`` with its
-    modality's generation methods (e.g. ``generate``).
+    modality's generation methods (e.g. ``generate``). The global random streams are left as they were
+    (building the module draws initial weights that the export then replaces): loading a model inside a
+    training run does not change that run's noise.
     """
     folder = resolve_export_dir(path)
     info = _read_export_info(folder)
     cls = _import_class(info["class"], allow_external)
     try:
-        model = cls(**info.get("config", {}))
+        with torch.random.fork_rng(devices=[]):
+            model = cls(**info.get("config", {}))
     except (TypeError, ValueError, MultiganError) as exc:
         raise CheckpointError(f"{folder / 'generator.json'}: its config does not build {info['class']}: {exc}") \
             from None

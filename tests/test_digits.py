@@ -387,3 +387,24 @@ def test_a_missing_test_split_is_refused_before_any_training(fsdd_dir: Path, tmp
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "eval.enabled=false" in err and "Traceback" not in err
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_the_evaluator_never_touches_the_training_random_stream(fsdd_dir: Path, tmp_path: Path) -> None:
+    """A recipe draws the same noise whether the classifier cache was cold (trained now) or warm (loaded):
+    loading used to draw the classifier's initial weights from the global stream (different GAN weights at
+    step 10 of the same command, depending on the cache)."""
+    import multigan
+
+    for cache_state in ("cold", "warm", "warm again"):
+        torch.manual_seed(7)
+        expected = torch.rand(3)
+        torch.manual_seed(7)
+        ev = DigitEvaluator(fsdd_dir, cache_dir=tmp_path / "cache", config=TINY)
+        ev.evaluate(torch.zeros(4, 8000), [0, 1, 2, 3])
+        assert torch.equal(torch.rand(3), expected), cache_state
+    from multigan.checkpoint import export_generator
+    from multigan.toy import RingGenerator
+    export_generator(RingGenerator(4, 8, 1), tmp_path / "export", {"step": 1})
+    torch.manual_seed(7)
+    multigan.load(tmp_path / "export")
+    assert torch.equal(torch.rand(3), expected)  # loading a model draws nothing either

@@ -93,12 +93,13 @@ def save_classifier(classifier: DigitClassifier, folder: PathLike, meta: Mapping
 
 
 def load_classifier(folder: PathLike, device: str | torch.device = "cpu") -> DigitClassifier:
-    """Rebuild a classifier written by :func:`save_classifier` (eval mode)."""
+    """Rebuild a classifier written by :func:`save_classifier` (eval mode); the global RNG is left alone."""
     from safetensors.torch import load_file
 
     folder = Path(folder)
     info = json.loads((folder / "classifier.json").read_text())
-    model = DigitClassifier(DigitClassifierConfig.from_dict(info["config"]))
+    with torch.random.fork_rng(devices=[]):  # the initial weights drawn here are replaced by the file's
+        model = DigitClassifier(DigitClassifierConfig.from_dict(info["config"]))
     model.load_state_dict(load_file(str(folder / "classifier.safetensors")))
     model.meta = info.get("meta", {})  # type: ignore[attr-defined]
     return model.to(device).eval()

@@ -186,18 +186,22 @@ class DigitEvaluator:
         self.data_dir = Path(data_dir)
         self.cache_dir = cache_dir
         self.splits = splits
-        if classifier is None:
-            classifier = load_or_train_classifier(self.data_dir, cache_dir, config, device=device)
-        self.classifier = classifier.to(device).eval()
-        self.sample_rate = self.classifier.config.sample_rate
-        train = load_fsdd(self.data_dir, "train", self.sample_rate)
-        self.reference = DigitReference.from_wavs(self.classifier, train.canvas(self.classifier.config.canvas))
+        # isolated from the caller's random streams: a training run draws the same noise whether the
+        # classifier came from the cache or was trained just now (tests/test_digits.py)
+        with torch.random.fork_rng(devices=[]):
+            if classifier is None:
+                classifier = load_or_train_classifier(self.data_dir, cache_dir, config, device=device)
+            self.classifier = classifier.to(device).eval()
+            self.sample_rate = self.classifier.config.sample_rate
+            train = load_fsdd(self.data_dir, "train", self.sample_rate)
+            self.reference = DigitReference.from_wavs(self.classifier, train.canvas(self.classifier.config.canvas))
         self._anchors: dict[int, dict[str, float]] = {}
 
     def evaluate(self, wavs: torch.Tensor | np.ndarray, labels: torch.Tensor | Sequence[int] | None = None
                  ) -> dict[str, float]:
         """Metrics of clips ``[N, T]`` (or ``[N, 1, T]``) at 8 kHz; see :func:`evaluate_samples`."""
-        return evaluate_samples(self.classifier, wavs, labels, reference=self.reference, splits=self.splits)
+        with torch.random.fork_rng(devices=[]):
+            return evaluate_samples(self.classifier, wavs, labels, reference=self.reference, splits=self.splits)
 
     def anchors(self, n: int) -> dict[str, float]:
         """:func:`real_anchors` at ``n`` samples (memoised here and cached on disk)."""
