@@ -141,3 +141,97 @@ def test_load_refuses_damaged_exports_with_one_error(export_dir, tmp_path, file,
     damaged = _damaged(export_dir, tmp_path, file, content)
     with pytest.raises(multigan.MultiganError, match=message):
         multigan.load(damaged)
+
+
+# --- every recipe's config: ranges, choices, types (refused at load, before any data is read) -------------------
+
+def _recipe(name: str):
+    module_name = f"_{name}_recipe_bad_inputs"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, ROOT / "recipes" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+RECIPE_CASES = [
+    ("fsdd_specgan", "data.sample_rate=0"), ("fsdd_specgan", "data.max_excess=-1"),
+    ("fsdd_specgan", "model.feature=cqt"), ("fsdd_specgan", "model.size=0"), ("fsdd_specgan", "eval.per_class=0"),
+    ("fsdd_wavegan", "model.g_dim=0"), ("fsdd_wavegan", "model.phase_shuffle=-1"),
+    ("fsdd_wavegan", "model.upsample=linear"), ("fsdd_wavegan", "train.betas=[0.5,2.0]"),
+    ("ljspeech_hifigan", "mel.hop_size=0"), ("ljspeech_hifigan", "mel.fmin=-1"), ("ljspeech_hifigan", "data.segment=-5"),
+    ("ljspeech_hifigan", "data.repeats=0"), ("ljspeech_hifigan", "objective.mel_weight=-1"),
+    ("ljspeech_hifigan", "discriminator.mpd_channels_scale=0"), ("ljspeech_hifigan", "generator.upsample_rates=[8,8]"),
+    ("coco_relgan", "data.val_fraction=1.5"), ("coco_relgan", "data.min_frequency=0"),
+    ("coco_relgan", "generator.relgan.head_size=0"), ("coco_relgan", "discriminator.cnn.dropout=1"),
+    ("coco_relgan", "mle.lr=0"), ("coco_relgan", "eval.samples=0"), ("coco_relgan", "train.g_lr=.nan"),
+]
+
+
+@pytest.mark.parametrize("recipe, override", RECIPE_CASES, ids=[f"{r} {o}" for r, o in RECIPE_CASES])
+def test_every_recipe_refuses_bad_config_values(tmp_path, capsys, recipe, override):
+    with pytest.raises(SystemExit) as exc:
+        _recipe(recipe).main(["--out", str(tmp_path / "run"), override])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert exc.value.code == 2 and "Traceback" not in err, err[-2000:]
+    assert len(lines) == 1 and override.split("=")[0].split(".")[-1] in lines[0], err[-2000:]
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+# --- the command line on models of every kind ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory) -> dict[str, Path]:
+    from multigan.audio.vocoder import Vocoder
+    from multigan.audio.wavegan import WaveGANGenerator
+    from multigan.checkpoint import export_generator
+    from multigan.toy import RingGenerator
+
+    root = tmp_path_factory.mktemp("exports")
+    voc = Vocoder(generator={"resblock": 2, "upsample_rates": [8, 8, 4], "upsample_kernel_sizes": [16, 16, 8],
+                             "upsample_initial_channel": 8, "resblock_kernel_sizes": [3],
+                             "resblock_dilation_sizes": [[1, 2]]})
+    models = {"toy": RingGenerator(4, 8, 1), "wave": WaveGANGenerator(num_classes=0, z_dim=8, dim=4), "voc": voc}
+    for name, model in models.items():
+        export_generator(model, root / name, {"step": 1})
+    import numpy as np
+    import soundfile as sf
+    sf.write(root / "short.wav", np.full(100, 0.1, np.float32), 22050)
+    sf.write(root / "ok.wav", np.random.default_rng(0).uniform(-0.1, 0.1, 3000).astype(np.float32), 22050)
+    (root / "a_file").write_text("x")
+    return {**{k: root / k for k in models}, "short": root / "short.wav", "ok": root / "ok.wav",
+            "file": root / "a_file", "root": root}
+
+
+CLI_CASES = [
+    (["generate", "{wave}", "--temperature", "0.5", "--out", "{root}/o1"], "--temperature"),
+    (["generate", "{toy}", "--digit", "3", "--out", "{root}/o2"], "--digit"),
+    (["generate", "{wave}", "--digit", "3", "--out", "{root}/o3"], "unconditional"),
+    (["generate", "{wave}", "--out", "{file}"], "is a file, where an output folder is needed"),
+    (["generate", "{toy}", "--out", "{file}/x.csv"], "a_file"),
+    (["generate", "{voc}", "--out", "{root}/o4"], "does not support `multigan generate`"),
+    (["generate", "{toy}", "-n", "0", "--out", "{root}/o5"], "must be >= 1"),
+    (["generate", "{root}/missing", "--out", "{root}/o6"], "missing"),
+    (["vocode", "{voc}", "{ok}", "-o", "{root}/x.mp3"], "x.mp3: multigan writes 16-bit PCM WAV"),
+    (["vocode", "{voc}", "{short}", "-o", "{root}/x.wav"], "short.wav: audio of 256 samples is shorter than one"),
+    (["vocode", "{toy}", "{ok}", "-o", "{root}/x.wav"], "not a vocoder"),
+    (["vocode", "{voc}", "{root}/missing.wav", "-o", "{root}/x.wav"], "missing.wav"),
+    (["eval-text", "{toy}", "--references", "{ok}", "--self-bleu-samples", "0"], "--self-bleu-samples"),
+    (["eval-text", "{toy}", "--references", "{ok}", "-n", "1"], "-n"),
+    (["eval-text", "{toy}", "--references", "{ok}", "--temperatures", "0,1"], "--temperatures"),
+    (["eval-digits", "--data", "{root}", "--samples", "{root}/missing"], "missing"),
+]
+
+
+@pytest.mark.parametrize("args, culprit", CLI_CASES, ids=[" ".join(a[:1] + a[2:]) for a, _ in CLI_CASES])
+def test_every_cli_command_refuses_bad_input_with_one_error(exports, capsys, args, culprit):
+    from multigan.cli import main
+
+    argv = [a.format(**exports) for a in args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and culprit in lines[0], err[-2000:]
+    assert "Traceback" not in err

@@ -16,12 +16,12 @@ import logging
 import os
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Literal, Optional, Sequence
+from typing import Annotated, Any, Callable, Literal, Optional, Sequence
 
 import torch
 from torch import nn
 
-from ..config import ConfigError
+from ..config import AtLeastOne, ConfigError, NonNegative
 from ..distributed import is_main_process
 from ..generator import load
 from ..recipe import RunArgs, finish, fit
@@ -53,11 +53,11 @@ class VocoderData:
     """The wav folder, the split and the training crops."""
 
     path: str = ""  # folder of clips (--data)
-    segment: int = 8192  # samples per training crop (a multiple of mel.hop_size)
-    val_clips: int = 3  # held-out clips, scored at full length
+    segment: Annotated[int, AtLeastOne] = 8192  # samples per training crop (a multiple of mel.hop_size)
+    val_clips: Annotated[int, AtLeastOne] = 3  # held-out clips, scored at full length
     split_seed: int = 0
     val_path: str = ""  # folder of held-out validation clips; set: every clip of path trains, val_clips is unused
-    repeats: int = 1  # random crops of each clip per epoch (1 = the published epoch over all of LJ Speech)
+    repeats: Annotated[int, AtLeastOne] = 1  # random crops of each clip per epoch (1 = the published epoch over LJ Speech)
     normalize: bool = True  # peak-normalise every clip to 0.95, as the published loader does
     # path may also be a text file listing clips or an LJ-Speech metadata.csv; clips are indexed once (headers and
     # peaks, cached) and training crops read lazily (multigan.audio.corpus_index / lazy_audio)
@@ -75,12 +75,12 @@ class VocoderData:
 class VocoderMel:
     """The generator's input features; the mel loss uses the same with ``fmax = loss_fmax``."""
 
-    sample_rate: int = 22050
-    n_fft: int = 1024
-    hop_size: int = 256
-    win_size: int = 1024
-    n_mels: int = 80
-    fmin: float = 0.0
+    sample_rate: Annotated[int, AtLeastOne] = 22050
+    n_fft: Annotated[int, AtLeastOne] = 1024
+    hop_size: Annotated[int, AtLeastOne] = 256
+    win_size: Annotated[int, AtLeastOne] = 1024
+    n_mels: Annotated[int, AtLeastOne] = 80
+    fmin: Annotated[float, NonNegative] = 0.0
     fmax: Optional[float] = 8000.0
     loss_fmax: Optional[float] = None  # None: full band (published)
 
@@ -102,8 +102,8 @@ class VocoderMel:
 class VocoderObjective:
     """Generator loss weights beside train.fm_weight / train.adv_weight, and the LR schedule unit."""
 
-    mel_weight: float = 45.0
-    stft_weight: float = 0.0  # > 0: add the multi-resolution STFT distance (Parallel WaveGAN) to G's loss
+    mel_weight: Annotated[float, NonNegative] = 45.0
+    stft_weight: Annotated[float, NonNegative] = 0.0  # > 0: add the multi-resolution STFT distance (Parallel WaveGAN)
     # "single": L1 of the loss mel (HiFi-GAN, Vocos; weight 45); "multiscale": DAC / BigVGAN v2 mel windows
     # 32-2048 with 5-320 bands, log10, summed over scales (published weight 15; losses.MultiScaleMelL1)
     mel_loss: Literal["single", "multiscale"] = "single"
@@ -232,7 +232,8 @@ def train_vocoder(cfg: Any, run: RunArgs, build_models: Callable[[], tuple[Vocod
     exported = load(run.out)
     metrics, wavs = validator.evaluate(exported.generate, "cpu", run.out)
     for clip, wav in zip(validator.clips, wavs):
-        save_wav(run.out / "samples" / clip.name.replace("/", "_"), wav, cfg.mel.sample_rate)
+        stem = os.path.splitext(clip.name)[0].replace("/", "_")
+        save_wav(run.out / "samples" / f"{stem}.wav", wav, cfg.mel.sample_rate)
     summary = {"export_step": exported.export_meta["step"], "steps": result.step,
                "train_seconds": round(seconds, 1), "total_seconds": round(time.monotonic() - start, 1),
                "preset": run.preset, "read_failures": corpus.read_failures,
