@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from multigan.audio import corpus_index
 from multigan.audio.corpus_index import CorpusIndexError, build_index
@@ -160,3 +161,27 @@ def test_missing_or_empty_sources_are_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "list.txt").write_text("# nothing\n")
     with pytest.raises(CorpusIndexError, match="lists no clip"):
         build_index(tmp_path / "list.txt", RATE)
+
+
+def test_audio_folder_checks_come_from_the_cached_index(good_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    from multigan.audio import AudioDatasetError, AudioFolder
+
+    sf.write(str(good_dir / "silent.wav"), np.zeros(RATE // 4, np.float32), RATE, subtype="PCM_16")
+    sf.write(str(good_dir / "long.wav"), tone(1.0), RATE, subtype="PCM_16")
+    calls: list[str] = []
+    real_probe = corpus_index._probe
+    monkeypatch.setattr(corpus_index, "_probe", lambda *a: calls.append(Path(a[0]).name) or real_probe(*a))
+    options = dict(index_cache=tmp_path / "cache", index_workers=1)
+    with pytest.raises(AudioDatasetError) as info:
+        AudioFolder(good_dir, RATE, RATE // 2, **options)
+    reasons = {Path(p).name: r for p, r in info.value.bad}
+    assert set(reasons) == {"silent.wav", "long.wav"} and "silent" in reasons["silent.wav"]
+    assert "too long: 22050 samples" in reasons["long.wav"]
+    assert len(calls) == 5
+    calls.clear()
+    lazy = AudioFolder(good_dir, RATE, RATE // 2, skip_bad=True, cache=False, **options)
+    eager = AudioFolder(good_dir, RATE, RATE // 2, skip_bad=True, **options)
+    assert calls == []  # the second and third builds decode nothing to check the files
+    assert [i.frames for i in lazy.items] == [int((0.3 + 0.1 * k) * RATE) for k in range(3)]
+    for k in range(3):
+        assert torch.equal(lazy[k]["real"], eager[k]["real"])

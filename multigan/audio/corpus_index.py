@@ -35,7 +35,8 @@ from ..files import write_atomically
 from .dataset import AUDIO_EXTENSIONS, MAX_LISTED, audio_files
 from .io import AudioFileError, info, load_audio
 
-__all__ = ["CACHE_VERSION", "CorpusIndex", "CorpusIndexError", "build_index", "corpus_files", "default_cache_dir"]
+__all__ = ["CACHE_VERSION", "CorpusIndex", "CorpusIndexError", "build_index", "cache_file_for", "corpus_files",
+           "default_cache_dir", "file_facts", "frames_at", "peak_key"]
 
 PathLike = Union[str, os.PathLike]
 log = logging.getLogger("multigan")
@@ -93,12 +94,21 @@ class CorpusIndex:
 
 
 def default_cache_dir() -> Path:
-    """``$MULTIGAN_CACHE/corpus-index``, else ``$XDG_CACHE_HOME/multigan/corpus-index``, else
-    ``~/.cache/multigan/corpus-index``."""
-    if os.environ.get("MULTIGAN_CACHE"):
-        return Path(os.environ["MULTIGAN_CACHE"]) / "corpus-index"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "multigan" / "corpus-index"
+    """``$MULTIGAN_CACHE/corpus-index`` if ``MULTIGAN_CACHE`` is set, else ``~/.cache/multigan/corpus-index``."""
+    root = os.environ.get("MULTIGAN_CACHE")
+    return (Path(root) if root else Path.home() / ".cache" / "multigan") / "corpus-index"
+
+
+def peak_key(sample_rate: int, mono: str = "mix") -> str:
+    """The key of a clip's peak (mono, at ``sample_rate``) in a cache entry's ``peaks``."""
+    return f"{int(sample_rate)}/{mono}"
+
+
+def frames_at(entry: dict, sample_rate: int) -> int:
+    """Length in samples of a cached clip once resampled to ``sample_rate`` (as :func:`~multigan.audio.io.resample`)."""
+    if entry["rate"] == sample_rate:
+        return int(entry["frames"])
+    return math.ceil(entry["frames"] * sample_rate / entry["rate"])
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -231,7 +241,7 @@ def _cache_file(cache_dir: Path, source: Path) -> Path:
     return cache_dir / f"{key}.json"
 
 
-def _load_cache(path: Path, source: Path) -> dict:
+def _load_cache(path: Path, source: str) -> dict:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -239,13 +249,13 @@ def _load_cache(path: Path, source: Path) -> dict:
     except (OSError, ValueError) as exc:
         log.warning("corpus index cache %s is unreadable (%s): rebuilding it", path, exc)
         return {}
-    if data.get("version") != CACHE_VERSION or data.get("source") != str(source.absolute()):
+    if data.get("version") != CACHE_VERSION or data.get("key") != source:
         return {}
     return data.get("entries", {})
 
 
-def _save_cache(path: Path, source: Path, entries: dict) -> None:
-    payload = {"version": CACHE_VERSION, "source": str(source.absolute()), "entries": entries}
+def _save_cache(path: Path, source: str, entries: dict) -> None:
+    payload = {"version": CACHE_VERSION, "key": source, "entries": entries}
 
     def write(tmp: Path) -> None:
         tmp.write_text(json.dumps(payload, separators=(",", ":")))
@@ -257,6 +267,48 @@ def _save_cache(path: Path, source: Path, entries: dict) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ build
+
+
+def cache_file_for(source: PathLike, cache_dir: Optional[PathLike] = None) -> Path:
+    """The cache file of the corpus at ``source`` (a folder or list) under ``cache_dir`` (default
+    :func:`default_cache_dir`)."""
+    return _cache_file(Path(cache_dir) if cache_dir else default_cache_dir(), Path(source))
+
+
+def file_facts(paths: Sequence[str], sample_rate: int, *, peaks: bool = False, mono: str = "mix",
+               cache_file: Optional[Path] = None, workers: int = 0, prune: bool = False) -> tuple[dict, int]:
+    """The cached facts of every file of ``paths``, reading (in parallel) only those not cached for this version.
+
+    Returns ``({path: entry}, files read now)``. An entry holds ``size``, ``mtime_ns`` and either ``error`` (why
+    the file is unusable) or ``frames``, ``rate``, ``channels`` and ``peaks`` (``{"RATE/MONO": peak}``, the peak
+    of the mono clip at ``sample_rate`` when ``peaks``). With ``cache_file`` the cache is read and, when
+    something was read, written back (``prune``: keeping only ``paths``; else also other files' entries).
+    """
+    key = peak_key(sample_rate, mono) if peaks else None
+    source = cache_file.stem if cache_file else ""
+    entries = _load_cache(cache_file, source) if cache_file else {}
+    stats = [_stat(path) for path in paths]
+    todo = [i for i, (path, st) in enumerate(zip(paths, stats)) if not _fresh(entries.get(path), st, key)]
+    workers = workers if workers > 0 else min(os.cpu_count() or 1, 8)
+    results = _run_probes([(paths[i], int(sample_rate) if peaks else None, mono) for i in todo], workers)
+    for i, result in zip(todo, results):
+        path, st = paths[i], stats[i]
+        if st is None:
+            result = {"error": "file does not exist"}
+        entry = {"size": st[0], "mtime_ns": st[1]} if st else {}
+        old = entries.get(path, {})
+        if st and old.get("size") == st[0] and old.get("mtime_ns") == st[1] and "error" not in old:
+            entry["peaks"] = dict(old.get("peaks", {}))  # same file: keep peaks of other rates
+        entry.update({k: v for k, v in result.items() if k != "peak"})
+        if "peak" in result:
+            entry.setdefault("peaks", {})[key] = result["peak"]
+        entries[path] = entry
+    if cache_file and todo:
+        listed = set(paths)
+        _save_cache(cache_file, source, {p: e for p, e in entries.items() if "size" in e and (p in listed or not prune)})
+    return entries, len(todo)
+
+
 
 
 def build_index(source: PathLike, sample_rate: int, *, peaks: bool = False, min_frames: int = 1,
@@ -284,62 +336,43 @@ def build_index(source: PathLike, sample_rate: int, *, peaks: bool = False, min_
     start = time.monotonic()
     src = Path(source)
     pairs, bad = corpus_files(src, extensions)
-    peak_key = f"{int(sample_rate)}/{mono}" if peaks else None
-    cache_path = _cache_file(Path(cache_dir) if cache_dir else default_cache_dir(), src) if cache else None
-    entries = _load_cache(cache_path, src) if cache_path else {}
-    stats = [_stat(path) for _, path in pairs]
-    todo = [i for i, ((_, path), st) in enumerate(zip(pairs, stats))
-            if not _fresh(entries.get(path), st, peak_key)]
-    workers = workers if workers > 0 else min(os.cpu_count() or 1, 8)
-    results = _run_probes([(pairs[i][1], int(sample_rate) if peaks else None, mono) for i in todo], workers)
-    for i, result in zip(todo, results):
-        path, st = pairs[i][1], stats[i]
-        if st is None:
-            result = {"error": "file does not exist"}
-        entry = {"size": st[0], "mtime_ns": st[1]} if st else {}
-        old = entries.get(path, {})
-        if st and old.get("size") == st[0] and old.get("mtime_ns") == st[1]:
-            entry["peaks"] = dict(old.get("peaks", {}))  # same file: keep peaks of other rates
-        entry.update({k: v for k, v in result.items() if k != "peak"})
-        if "peak" in result:
-            entry.setdefault("peaks", {})[peak_key] = result["peak"]
-        entries[path] = entry
-    if cache_path and todo:
-        listed = {path for _, path in pairs}
-        _save_cache(cache_path, src, {p: e for p, e in entries.items() if p in listed and "size" in e})
-    index = _assemble(src, pairs, entries, bad, int(sample_rate), mono, peak_key, min_frames, channels)
-    index.probed = len(todo)
+    key = peak_key(sample_rate, mono) if peaks else None
+    cache_path = cache_file_for(src, cache_dir) if cache else None
+    entries, probed = file_facts([path for _, path in pairs], sample_rate, peaks=peaks, mono=mono,
+                                 cache_file=cache_path, workers=workers, prune=True)
+    index = _assemble(src, pairs, entries, bad, int(sample_rate), mono, key, min_frames, channels)
+    index.probed = probed
     _report(src, bad, len(pairs), skip_bad)
     index.skipped = list(bad)
     if not len(index):
         raise CorpusIndexError(f"--data {src}: no usable clip left ({len(bad)} skipped)", bad)
     log.info("corpus index of %s: %d clips (%.2f h), %d read and %d from the cache%s in %.1f s", src, len(index),
-             index.seconds / 3600, len(todo), len(pairs) - len(todo),
+             index.seconds / 3600, probed, len(pairs) - probed,
              f" ({cache_path})" if cache_path else "", time.monotonic() - start)
     return index
 
 
-def _fresh(entry: Optional[dict], st: Optional[tuple[int, int]], peak_key: Optional[str]) -> bool:
+def _fresh(entry: Optional[dict], st: Optional[tuple[int, int]], key: Optional[str]) -> bool:
     """Whether a cached entry describes this very file version (and holds the peak asked for)."""
     if entry is None or st is None or entry.get("size") != st[0] or entry.get("mtime_ns") != st[1]:
         return False
     if "error" in entry:
         return True
-    return peak_key is None or peak_key in entry.get("peaks", {})
+    return key is None or key in entry.get("peaks", {})
 
 
 def _assemble(src: Path, pairs: list[tuple[str, str]], entries: dict, bad: list[tuple[str, str]], rate: int,
-              mono: str, peak_key: Optional[str], min_frames: int, channels: Optional[int]) -> CorpusIndex:
+              mono: str, key: Optional[str], min_frames: int, channels: Optional[int]) -> CorpusIndex:
     """The index of the usable entries; every unusable one goes to ``bad`` with its reason."""
     keep: list[tuple[str, str, dict]] = []
     for name, path in pairs:
         entry = entries[path]
-        reason = entry.get("error") or _refusal(entry, rate, peak_key, min_frames, channels)
+        reason = entry.get("error") or _refusal(entry, rate, key, min_frames, channels)
         if reason:
             bad.append((path, reason))
         else:
             keep.append((name, path, entry))
-    peak = [e["peaks"][peak_key] if peak_key else math.nan for _, _, e in keep]
+    peak = [e["peaks"][key] if key else math.nan for _, _, e in keep]
     return CorpusIndex(
         source=src, sample_rate=rate, mono=mono, names=[n for n, _, _ in keep], paths=[p for _, p, _ in keep],
         frames=np.array([e["frames"] for _, _, e in keep], dtype=np.int64),
@@ -350,14 +383,14 @@ def _assemble(src: Path, pairs: list[tuple[str, str]], entries: dict, bad: list[
         mtimes=np.array([e["mtime_ns"] for _, _, e in keep], dtype=np.int64))
 
 
-def _refusal(entry: dict, rate: int, peak_key: Optional[str], min_frames: int, channels: Optional[int]) -> str:
+def _refusal(entry: dict, rate: int, key: Optional[str], min_frames: int, channels: Optional[int]) -> str:
     """Why a readable file cannot be used with these settings ("" when it can)."""
     if channels is not None and entry["channels"] != channels:
         return f"{entry['channels']} channel(s), expected {channels}"
-    frames = entry["frames"] if entry["rate"] == rate else math.ceil(entry["frames"] * rate / entry["rate"])
+    frames = frames_at(entry, rate)
     if frames < min_frames:
         return f"too short: {frames} samples at {rate} Hz, fewer than {min_frames}"
-    if peak_key and entry["peaks"][peak_key] == 0.0:
+    if key and entry["peaks"][key] == 0.0:
         return "silent"
     return ""
 

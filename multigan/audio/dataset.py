@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import MultiganError
-from .io import AudioFileError, load_audio
+from .io import load_audio
 
 __all__ = ["AUDIO_EXTENSIONS", "AudioDatasetError", "AudioFolder", "AudioItem", "audio_files"]
 
@@ -118,6 +118,10 @@ class AudioFolder(Dataset):
         skip_bad: skip bad files with a warning instead of raising :class:`AudioDatasetError`.
         extensions: file endings that count as audio.
         cache: keep the decoded waveforms in memory (otherwise re-read in ``__getitem__``).
+        index_cache: folder of the corpus index cache the checks come from (default
+            :func:`~multigan.audio.corpus_index.default_cache_dir`): every file is decoded once, in parallel
+            ``index_workers`` processes (0: one per CPU core), and its length and peak cached by size and
+            modification time, so a second run or a resume checks nothing again.
         option_prefix: how the caller's users spell these options, named in error hints (a recipe passes
             ``"data."``: the hint is then ``data.skip_bad=true``, not ``skip_bad=True``).
 
@@ -144,6 +148,8 @@ class AudioFolder(Dataset):
         extensions: Iterable[str] = AUDIO_EXTENSIONS,
         cache: bool = True,
         option_prefix: str = "",
+        index_cache: PathLike | None = None,
+        index_workers: int = 0,
     ) -> None:
         _check_options(sample_rate, canvas, crop, max_excess, silence_db)
         if split is not None and split_fn is None:
@@ -157,6 +163,7 @@ class AudioFolder(Dataset):
         self.split = split
         self.cache = cache
         self.option_prefix = option_prefix
+        self.index_cache, self.index_workers = index_cache, int(index_workers)
         self.skip_bad = bool(skip_bad)
         self.extensions = _suffixes(extensions)
         self._pattern = _compile_pattern(label_pattern)
@@ -287,34 +294,38 @@ class AudioFolder(Dataset):
         return selected
 
     def _load_all(self, selected: list[tuple[Path, dict[str, str], int | None]], bad: list[tuple[Path, str]]) -> None:
-        """Decode and check every selected file, filling ``items`` (and the cache)."""
-        for path, fields, index in selected:
-            try:
-                wav = load_audio(path, self.sample_rate)
-            except AudioFileError as exc:
-                bad.append((path, exc.reason))
+        """Check every selected file from its corpus-index entry (decoded once, then cached), filling ``items``;
+        with ``cache`` the kept clips are then decoded into memory."""
+        from .corpus_index import cache_file_for, file_facts, frames_at, peak_key  # it imports this module
+
+        paths = [str(path) for path, _, _ in selected]
+        facts, _ = file_facts(paths, self.sample_rate, peaks=True, workers=self.index_workers,
+                              cache_file=cache_file_for(self.root, self.index_cache))
+        for (path, fields, index), key in zip(selected, paths):
+            entry = facts[key]
+            if "error" in entry:
+                bad.append((path, entry["error"]))
                 continue
-            problem = self._check_wav(wav)
+            frames = frames_at(entry, self.sample_rate)
+            problem = self._check_clip(frames, entry["peaks"][peak_key(self.sample_rate)])
             if problem:
                 bad.append((path, problem))
                 continue
             label_name = None
             if index is not None:
                 label_name = self.classes[index]
-            self.items.append(AudioItem(path, index, label_name, fields.get("speaker"), int(wav.shape[0]), fields))
+            self.items.append(AudioItem(path, index, label_name, fields.get("speaker"), frames, fields))
             if self.cache:
-                self._wavs.append(wav)
+                self._wavs.append(load_audio(path, self.sample_rate))
 
-    def _check_wav(self, wav: torch.Tensor) -> str | None:
-        """Reason a decoded clip is unusable (silent, too long), or None."""
+    def _check_clip(self, frames: int, peak: float) -> str | None:
+        """Reason a clip of ``frames`` samples and this peak is unusable (silent, too long), or None."""
         if self.silence_db is not None:
-            peak = float(wav.abs().max())
             peak_db = 20.0 * math.log10(peak) if peak > 0 else -math.inf
             if peak_db < self.silence_db:
                 return f"silent: peak {peak_db:.1f} dBFS is below silence_db={self.silence_db}"
         if self.crop == "pad" and self.max_excess is not None:
             limit = math.floor(self.canvas * (1.0 + self.max_excess))
-            frames = int(wav.shape[0])
             if frames > limit:
                 return (
                     f"too long: {frames} samples ({frames / self.sample_rate:.2f} s) > {limit} allowed "
