@@ -31,7 +31,7 @@ class RunState:
             "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(),
             "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
             "step": self.step, "d_steps": self.d_steps, "early_stopping": self.stopper.state_dict(),
-            "divergence_guard": self.guard.state_dict(),
+            "divergence_guard": self.guard.state_dict(), "compute": dict(self.compute),
             "rng": self.rt.gather(rng.capture()), "data": self.rt.gather(self.source.state_dict()),
         }
         if self.ema is not None:
@@ -52,6 +52,7 @@ class RunState:
         self.step, self.d_steps = int(state["step"]), int(state["d_steps"])
         self.stopper.load_state_dict(state["early_stopping"])
         self.guard.load_state_dict(state.get("divergence_guard", {}))
+        self.compute = {**self.compute, **state.get("compute", {})}
         self.source.load_state_dict(state["data"][self.rt.rank])
         rng.restore(state["rng"][self.rt.rank])
 

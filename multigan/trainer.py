@@ -57,6 +57,10 @@ class ValidationContext:
     run_dir: Path
     writer: Any
     device: torch.device
+    # this process's time in training steps so far (validation and checkpoints excluded), kept across --resume;
+    # CPU seconds count every thread of this process (not DataLoader worker processes)
+    train_cpu_seconds: float = 0.0
+    train_wall_seconds: float = 0.0
 
 
 @dataclass
@@ -105,6 +109,7 @@ class Trainer(RunState):
                                   cfg.num_workers, collate_fn)
         self.stopper = EarlyStopping(cfg.early_stop_metric, cfg.early_stop_mode, cfg.patience)
         self.step, self.d_steps = 0, 0
+        self.compute = {"cpu_seconds": 0.0, "wall_seconds": 0.0}  # in train_step, cumulative over resumes
         self.d_skipped = self.g_skipped = False  # did the fp16 scaler skip this step's D / G update?
         self.ckpt_root = self.run_dir / "checkpoints"
         self.writer = None
@@ -264,7 +269,8 @@ class Trainer(RunState):
             g.eval()
             with rng.isolated(), torch.no_grad():
                 metrics = {k: float(v) for k, v in self.validate_fn(ValidationContext(
-                    g, self.step, self.run_dir, self.writer, self.rt.device)).items()}
+                    g, self.step, self.run_dir, self.writer, self.rt.device, self.compute["cpu_seconds"],
+                    self.compute["wall_seconds"])).items()}
             g.train(was_training)
             for k, v in metrics.items():
                 self.writer.add_scalar(f"val/{k}", v, self.step)
@@ -331,7 +337,10 @@ class Trainer(RunState):
             cb.on_fit_start(self)
         try:
             while self.step < cfg.max_steps and reason is None:
+                cpu0, wall0 = time.process_time(), time.perf_counter()
                 losses = self.train_step()
+                self.compute["cpu_seconds"] += time.process_time() - cpu0
+                self.compute["wall_seconds"] += time.perf_counter() - wall0
                 bar.update(1)
                 reason = self._ask_callbacks("on_step_end", losses)
                 if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:

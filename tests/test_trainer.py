@@ -296,3 +296,28 @@ def test_feature_matching_with_multi_sub_discriminators(tmp_path):
     t = make_trainer(tmp_path, disc=FeatureD(), loss="lsgan", fm_weight=2.0, max_steps=2)
     losses = t.train_step()
     assert {"d_adv", "g_adv", "g_fm"} <= set(losses) and losses["g_fm"] > 0
+
+
+def test_validation_sees_training_compute_carried_across_resume(tmp_path):
+    """ctx.train_cpu_seconds / train_wall_seconds: time in training steps only, continued after --resume."""
+    seen = []
+
+    def validate(ctx):
+        seen.append((ctx.step, ctx.train_cpu_seconds, ctx.train_wall_seconds))
+        return {}
+
+    def trainer(max_steps):
+        torch.manual_seed(0)
+        return multigan.Trainer(RingGenerator(4, 16, 2), RingDiscriminator(16, 2),
+                                tiny_cfg(max_steps=max_steps, val_every=2, ckpt_every=2), RingDataset(512, seed=0),
+                                tmp_path / "run", validate=validate, collate_fn=first_item)
+
+    first = trainer(4)
+    first.fit()
+    assert [s for s, _, _ in seen] == [2, 4] and 0 < seen[0][2] < seen[1][2] and seen[0][1] <= seen[1][1]
+    saved = dict(first.compute)
+    resumed = trainer(6)
+    resumed.fit(resume=True)
+    assert seen[2][0] == 6 and seen[2][2] > saved["wall_seconds"]  # continued, not restarted from 0
+    assert resumed.compute["wall_seconds"] > saved["wall_seconds"]
+    assert resumed.compute["cpu_seconds"] >= saved["cpu_seconds"]

@@ -85,8 +85,10 @@ def test_config_is_json_and_mel_matches_generator() -> None:
         Vocoder(mel={"hop": 256})
     with pytest.raises(VocoderConfigError, match="fmax=12000.0 is above the Nyquist frequency 11025.0"):
         mel_settings({"fmax": 12000})
-    with pytest.raises(VocoderConfigError, match="unknown generator_class 'vocos'; available"):
-        Vocoder(generator=TINY_G, generator_class="vocos")
+    with pytest.raises(VocoderConfigError, match="unknown generator_class 'wavenet'; available"):
+        Vocoder(generator=TINY_G, generator_class="wavenet")
+    with pytest.raises(VocoderConfigError, match=r"\['resblock', .*\] do not belong to the 'vocos' family"):
+        Vocoder(generator=TINY_G, generator_class="vocos")  # another family's settings: named, no TypeError
     for error in (HiFiGANConfigError, VocoderConfigError):
         assert issubclass(error, MultiganError)  # recipes print it as one error line
 

@@ -21,6 +21,7 @@ arguments, a ``remove_weight_norm()`` for inference (a no-op returning ``self`` 
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
@@ -95,9 +96,18 @@ def _generator_family(name: str) -> type[ExportableGenerator]:
     return GENERATORS[name]
 
 
-def _generator_settings(generator: Optional[Mapping[str, Any]], mel: Mapping[str, Any]) -> dict[str, Any]:
-    """``generator`` with ``n_mels`` and ``hop_size`` taken from the (completed) ``mel`` settings."""
+def _generator_settings(generator: Optional[Mapping[str, Any]], mel: Mapping[str, Any],
+                        generator_class: str = "hifigan") -> dict[str, Any]:
+    """``generator`` with ``n_mels`` and ``hop_size`` taken from the (completed) ``mel`` settings; a setting
+    the family's constructor does not take (HiFi-GAN's ``resblock`` given to Vocos) is a clear error."""
     settings = dict(generator or {})
+    accepted = inspect.signature(_generator_family(generator_class).__init__).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        unknown = sorted(set(settings) - set(accepted))
+        if unknown:
+            valid = sorted(k for k in accepted if k not in ("self", "n_mels", "hop_size"))
+            raise VocoderConfigError(f"generator setting(s) {unknown} do not belong to the {generator_class!r} "
+                                     f"family; its settings: {valid}")
     for key in ("n_mels", "hop_size"):
         if key in settings and int(settings[key]) != mel[key]:
             raise VocoderConfigError(
@@ -114,7 +124,7 @@ def check_generator_config(generator: Optional[Mapping[str, Any]], mel: Mapping[
     Runs the family's own ``validate_config`` (e.g. HiFi-GAN's ``prod(upsample_rates) == hop_size``): what a
     recipe calls when its config is loaded. Raises :class:`VocoderConfigError` or the family's error.
     """
-    _generator_family(generator_class).validate_config(**_generator_settings(generator, mel))
+    _generator_family(generator_class).validate_config(**_generator_settings(generator, mel, generator_class))
 
 
 class Vocoder(ExportableGenerator):
@@ -139,7 +149,7 @@ class Vocoder(ExportableGenerator):
     def __init__(self, generator: Optional[Mapping[str, Any]] = None, mel: Optional[Mapping[str, Any]] = None,
                  generator_class: str = "hifigan"):
         mel_cfg = mel_settings(mel)
-        net = _generator_family(generator_class)(**_generator_settings(generator, mel_cfg))
+        net = _generator_family(generator_class)(**_generator_settings(generator, mel_cfg, generator_class))
         super().__init__(generator=net.export_config(), mel=mel_cfg, generator_class=generator_class)
         self.net = net
         self.mel_extractor = LogMel.from_settings(mel_cfg)

@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import math
-import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -159,7 +158,6 @@ class VocoderValidator:
         self.loss_mel = LogMel.from_settings({**self.mel_cfg, "fmax": loss_fmax})
         self._baseline: Optional[dict[str, float]] = None
         self._references_logged = False
-        self._own_cpu = 0.0  # process CPU seconds spent in the baseline and in validation (not training)
 
     # --- the baseline -----------------------------------------------------------------------------------------
 
@@ -177,11 +175,7 @@ class VocoderValidator:
         """Griffin-Lim's mean metrics on the clips, computed once (cached in ``run_dir/griffin_lim``)."""
         if self._baseline is not None or self.gl is None:
             return self._baseline or {}
-        cpu0 = time.process_time()
-        try:
-            return self._compute_baseline(run_dir)
-        finally:
-            self._own_cpu += time.process_time() - cpu0
+        return self._compute_baseline(run_dir)
 
     def _compute_baseline(self, run_dir: Optional[Path]) -> dict[str, float]:
         key = self._cache_key()
@@ -231,17 +225,14 @@ class VocoderValidator:
     def __call__(self, ctx: Any) -> dict[str, float]:
         """The :class:`multigan.ValidationContext` callback: score ``ctx.generator`` and log to TensorBoard.
 
-        Adds ``cpu_seconds``: this process's CPU time (all threads) outside validation and the Griffin-Lim
-        baseline so far, i.e. the training compute of this invocation (a resumed run starts again from 0).
+        Adds ``cpu_seconds``: the trainer's CPU time in training steps so far (all threads of this process;
+        validation, the Griffin-Lim baseline and checkpoints excluded; carried across ``--resume``).
         """
-        cpu0 = time.process_time()
-        train_cpu = cpu0 - self._own_cpu
         gen = ctx.generator
         metrics, wavs = self.evaluate(lambda mel: gen(None, mel), ctx.device, ctx.run_dir)
         if ctx.writer is not None:
             self._log(ctx.writer, ctx.step, wavs, ctx.run_dir)
-        metrics["cpu_seconds"] = round(train_cpu, 2)
-        self._own_cpu += time.process_time() - cpu0
+        metrics["cpu_seconds"] = round(float(getattr(ctx, "train_cpu_seconds", 0.0)), 2)
         return metrics
 
     def _log(self, writer: Any, step: int, wavs: Sequence[Tensor], run_dir: Optional[Path]) -> None:
