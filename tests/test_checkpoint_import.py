@@ -487,3 +487,59 @@ def test_imported_vocos_computes_what_the_reference_computes(tmp_path: Path) -> 
         ours, direct = voc(mel), reference_vocos_forward(ref, mel, layers=2)
     assert ours.shape == direct.shape == (1, 9 * 256)
     assert (ours - direct).abs().max().item() < 1e-6  # polar() vs cos + i sin: rounding only (1.2e-8 here)
+
+
+def test_imported_discriminators_compute_what_the_reference_computes(tmp_path: Path) -> None:
+    """MPD and MSD logits (eval mode: spectral norm uses the stored u, v) against plain ops on the reference tensors."""
+    ref = write_reference(tmp_path / "ref", TINY, TINY_MPD, TINY_MSD, optimizers=False)
+    import_hifigan(tmp_path / "ref" / "g_00001000", tmp_path / "ref" / "config.json", tmp_path / "run",
+                   tmp_path / "ref" / "do_00001000")
+    imported = checkpoint_of(tmp_path / "run")
+    from multigan.audio.hifigan import HiFiGANDiscriminator
+
+    disc = HiFiGANDiscriminator(periods=[2, 3, 5, 7, 11], num_scales=3, mpd_channels=list(TINY_MPD),
+                                msd_channels=list(TINY_MSD))
+    disc.load_state_dict(imported["discriminator"])
+    disc.eval()
+    audio = torch.randn(1, 1, 1000, generator=torch.Generator().manual_seed(5)) * 0.3
+
+    def weight(sd, name):
+        if f"{name}.weight_orig" in sd:  # legacy spectral norm in eval mode: W / (u . W v)
+            w = sd[f"{name}.weight_orig"]
+            sigma = torch.dot(sd[f"{name}.weight_u"], torch.mv(w.reshape(w.shape[0], -1), sd[f"{name}.weight_v"]))
+            return w / sigma
+        return torch._weight_norm(sd[f"{name}.weight_v"], sd[f"{name}.weight_g"], 0)
+
+    def period_logits(sd, p, x):
+        b, c, t = x.shape
+        if t % p:
+            x = F.pad(x, (0, p - t % p), "reflect")
+        x = x.view(b, c, -1, p)
+        for j in range(5):
+            name = f"discriminators.{PERIODS.index(p)}.convs.{j}"
+            x = F.leaky_relu(F.conv2d(x, weight(sd, name), sd[f"{name}.bias"], stride=(3 if j < 4 else 1, 1),
+                                      padding=(2, 0)), 0.1)
+        name = f"discriminators.{PERIODS.index(p)}.conv_post"
+        return torch.flatten(F.conv2d(x, weight(sd, name), sd[f"{name}.bias"], padding=(1, 0)), 1)
+
+    def scale_logits(sd, s, x):
+        for j, (k, stride, groups, pad) in enumerate([(15, 1, 1, 7), (41, 2, 4, 20), (41, 2, 16, 20), (41, 4, 16, 20),
+                                                      (41, 4, 16, 20), (41, 1, 16, 20), (5, 1, 1, 2)]):
+            name = f"discriminators.{s}.convs.{j}"
+            x = F.leaky_relu(F.conv1d(x, weight(sd, name), sd[f"{name}.bias"], stride=stride, groups=groups,
+                                      padding=pad), 0.1)
+        name = f"discriminators.{s}.conv_post"
+        return torch.flatten(F.conv1d(x, weight(sd, name), sd[f"{name}.bias"], padding=1), 1)
+
+    PERIODS = [2, 3, 5, 7, 11]
+    expected = [period_logits(ref["mpd"], p, audio) for p in PERIODS]
+    x = audio
+    for s in range(3):
+        if s:
+            x = F.avg_pool1d(x, 4, 2, padding=2)
+        expected.append(scale_logits(ref["msd"], s, x))
+    with torch.no_grad():
+        ours = [outputs[-1] for outputs in disc(audio)]
+    assert len(ours) == len(expected) == 8
+    for a, b in zip(ours, expected):
+        assert a.shape == b.shape and (a - b).abs().max().item() == 0.0
