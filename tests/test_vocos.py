@@ -249,3 +249,14 @@ def test_hifigan_recipe_can_add_the_mrd() -> None:
     assert isinstance(combined, CombinedDiscriminator) and combined.weights == [1.0, 0.1]
     with torch.no_grad():
         assert len(plain(torch.randn(1, 1, 4096))) == 8 and len(combined(torch.randn(1, 1, 4096))) == 11
+
+
+def test_specgan_can_use_a_vocos_vocoder() -> None:
+    from multigan.audio.specgan import SpecGANGenerator
+
+    g = SpecGANGenerator(num_classes=10, dim=4, griffin_lim_iters=2).eval()
+    griffin = g.generate(2, digit=3, seed=0)
+    voc = Vocoder(generator=TINY, mel=g.vocoder_mel_settings(), generator_class="vocos").eval()
+    g.use_vocoder(voc)
+    neural = g.generate(2, digit=3, seed=0)
+    assert neural.shape == griffin.shape and torch.isfinite(neural).all() and not torch.allclose(neural, griffin)
