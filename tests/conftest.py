@@ -17,3 +17,18 @@ def data_dir() -> Path:
     if not DATA_DIR.is_dir():
         pytest.skip(f"shared data not found at {DATA_DIR}")
     return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def lj_short_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first four LJ Speech clips of the shared mini set, cut to 1.5 s, in a temporary folder."""
+    import soundfile as sf
+
+    src = DATA_DIR / "ljspeech-mini" / "wavs"
+    if not src.is_dir():
+        pytest.skip(f"LJ Speech mini set not found at {src}")
+    out = tmp_path_factory.mktemp("lj_short")
+    for path in sorted(src.glob("*.wav"))[:4]:
+        y, sr = sf.read(str(path), dtype="float32")
+        sf.write(str(out / path.name), y[: int(1.5 * sr)], sr)
+    return out

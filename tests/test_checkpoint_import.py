@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import soundfile as sf
 import torch
 import torch.nn.functional as F
 
@@ -213,17 +212,10 @@ def test_optimizer_states_follow_their_parameters(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- fine-tuning from an import
 
 
-@pytest.fixture(scope="module")
-def lj_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Four LJ Speech clips cut to 1.5 s."""
-    src = REPO.parent / "shared" / "data" / "ljspeech-mini" / "wavs"
-    if not src.is_dir():
-        pytest.skip(f"LJ Speech mini set not found at {src}")
-    out = tmp_path_factory.mktemp("lj")
-    for path in sorted(src.glob("*.wav"))[:4]:
-        y, sr = sf.read(str(path), dtype="float32")
-        sf.write(str(out / path.name), y[: int(1.5 * sr)], sr)
-    return out
+@pytest.fixture
+def lj_dir(lj_short_dir: Path) -> Path:
+    """Four LJ Speech clips cut to 1.5 s (tests/conftest.py)."""
+    return lj_short_dir
 
 
 FT = ["data.segment=2048", "data.val_clips=1", "data.repeats=1", "train.batch_size=2", "train.val_every=2",

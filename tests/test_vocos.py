@@ -34,17 +34,10 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
-@pytest.fixture(scope="module")
-def lj_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Four LJ Speech clips cut to 1.5 s, copied into a temporary folder."""
-    src = REPO.parent / "shared" / "data" / "ljspeech-mini" / "wavs"
-    if not src.is_dir():
-        pytest.skip(f"LJ Speech mini set not found at {src}")
-    out = tmp_path_factory.mktemp("lj")
-    for path in sorted(src.glob("*.wav"))[:4]:
-        y, sr = sf.read(str(path), dtype="float32")
-        sf.write(str(out / path.name), y[: int(1.5 * sr)], sr)
-    return out
+@pytest.fixture
+def lj_dir(lj_short_dir: Path) -> Path:
+    """Four LJ Speech clips cut to 1.5 s (tests/conftest.py)."""
+    return lj_short_dir
 
 
 def _recipe():
