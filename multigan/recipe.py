@@ -83,12 +83,14 @@ def _holds_a_run(out: Path) -> bool:
     return bool(list_checkpoints(out / "checkpoints")) or (out / "export").is_dir()
 
 
-def prepare_run_dir(out: Path, cfg_data: dict, resume: bool, overwrite: bool, outputs: Sequence[str] = ()) -> dict:
+def prepare_run_dir(out: Path, cfg_data: dict, resume: bool, overwrite: bool, outputs: Sequence[str] = (),
+                    resumable: Sequence[str] = ()) -> dict:
     """Create or check ``out``; returns the config to use (the saved one, when resuming).
 
     ``--overwrite`` deletes :data:`RUN_OUTPUTS` and the recipe's own ``outputs`` (files or folders, relative
     to ``out``); anything else in ``out`` is left alone. ``--resume`` needs a run there (its ``config.yaml``)
-    and may only extend it. Without either, a directory that holds a run (a checkpoint or an export) is
+    and may only extend it (change only :data:`RESUMABLE_CHANGES` and the recipe's ``resumable`` keys, which
+    do not change results). Without either, a directory that holds a run (a checkpoint or an export) is
     refused; one that holds only the config of an attempt that never saved a checkpoint is reused.
     """
     saved_file = out / "config.yaml"
@@ -105,7 +107,7 @@ def prepare_run_dir(out: Path, cfg_data: dict, resume: bool, overwrite: bool, ou
     elif saved_file.is_file():
         changed = C.diff(C.load_yaml(saved_file), cfg_data)
         if resume:
-            blocked = [k for k in changed if k not in RESUMABLE_CHANGES]
+            blocked = [k for k in changed if k not in RESUMABLE_CHANGES and k not in resumable]
             if blocked:
                 raise RunDirError(f"--resume: {out} was made with a different config ({', '.join(blocked)} "
                                   f"differ); drop those overrides or start a new run (--out, or --overwrite)")
@@ -205,13 +207,14 @@ def run_recipe(config_cls: type, presets: dict[str, dict], train: Callable[[Any,
                description: str, default_out: str, default_preset: str | None = None,
                add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
                apply_arguments: Callable[[argparse.Namespace], list[str]] | None = None,
-               data_key: str | None = None, outputs: Sequence[str] = (),
+               data_key: str | None = None, outputs: Sequence[str] = (), resumable: Sequence[str] = (),
                argv: Sequence[str] | None = None) -> Any:
     """Parse the command line, resolve the config, prepare the run directory and call ``train(cfg, run)``.
 
     ``apply_arguments`` turns recipe-specific arguments into extra ``key=value`` overrides; ``data_key`` (e.g.
     ``"data.path"``) adds a ``--data PATH`` option that sets that key; ``outputs`` names what the recipe writes
-    into the run directory besides :data:`RUN_OUTPUTS` (``--overwrite`` deletes those too).
+    into the run directory besides :data:`RUN_OUTPUTS` (``--overwrite`` deletes those too); ``resumable`` names
+    the recipe's config keys that ``--resume`` may change besides :data:`RESUMABLE_CHANGES`.
     User errors (bad config, data, run directory) print one ``error:`` line and exit with status 2.
     """
     setup_logging()
@@ -236,7 +239,7 @@ def run_recipe(config_cls: type, presets: dict[str, dict], train: Callable[[Any,
             cfg = resolve_config(config_cls, presets[args.preset], args.config, overrides, args.max_steps)
         data = C.to_dict(cfg)
         if is_main_process():
-            prepare_run_dir(out, data, args.resume, args.overwrite, outputs)
+            prepare_run_dir(out, data, args.resume, args.overwrite, outputs, resumable)
         return train(cfg, RunArgs(out, args.preset, args.resume, args.init_from, args))
     except MultiganError as exc:
         print(f"error: {exc}", file=sys.stderr)

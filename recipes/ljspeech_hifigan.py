@@ -27,8 +27,8 @@ import multigan
 from multigan.audio.hifigan import HIFIGAN_CONFIGS, HiFiGANDiscriminator
 from multigan.audio.stft_discriminator import CombinedDiscriminator, MultiResolutionDiscriminator
 from multigan.audio.vocoder import Vocoder, check_generator_config
-from multigan.audio.vocoder_training import (OUTPUTS, VocoderData, VocoderEval, VocoderMel, VocoderObjective,
-                                             add_arguments, apply_arguments, train_vocoder)
+from multigan.audio.vocoder_training import (RECIPE_WIRING, VocoderData, VocoderEval, VocoderMel, VocoderObjective,
+                                             train_vocoder)
 from multigan.config import AtLeastOne, ConfigError, NonNegative, Positive
 from multigan.errors import MultiganError
 from multigan.recipe import RunArgs, run_recipe
@@ -144,8 +144,7 @@ def train(cfg: HiFiGANRecipeConfig, run: RunArgs) -> dict:
 def main(argv=None) -> dict:
     """Entry point (also used by tests)."""
     return run_recipe(HiFiGANRecipeConfig, PRESETS, train, description=__doc__.splitlines()[0],
-                      default_out="runs/ljspeech_hifigan", add_arguments=add_arguments,
-                      apply_arguments=apply_arguments, outputs=OUTPUTS, argv=argv)
+                      default_out="runs/ljspeech_hifigan", argv=argv, **RECIPE_WIRING)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ from multigan.audio.hifigan import MultiPeriodDiscriminator
 from multigan.audio.stft_discriminator import (DEFAULT_MRD_RESOLUTIONS, CombinedDiscriminator,
                                                MultiResolutionDiscriminator)
 from multigan.audio.vocoder import Vocoder, check_generator_config
-from multigan.audio.vocoder_training import (OUTPUTS, VocoderData, VocoderEval, VocoderMel, VocoderObjective,
-                                             add_arguments, apply_arguments, train_vocoder)
+from multigan.audio.vocoder_training import (RECIPE_WIRING, VocoderData, VocoderEval, VocoderMel, VocoderObjective,
+                                             train_vocoder)
 from multigan.config import AtLeastOne, ConfigError, Positive
 from multigan.errors import MultiganError
 from multigan.recipe import RunArgs, run_recipe
@@ -118,8 +118,7 @@ def train(cfg: VocosRecipeConfig, run: RunArgs) -> dict:
 def main(argv=None) -> dict:
     """Entry point (also used by tests)."""
     return run_recipe(VocosRecipeConfig, PRESETS, train, description=__doc__.splitlines()[0],
-                      default_out="runs/ljspeech_vocos", add_arguments=add_arguments,
-                      apply_arguments=apply_arguments, outputs=OUTPUTS, argv=argv)
+                      default_out="runs/ljspeech_vocos", argv=argv, **RECIPE_WIRING)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,24 @@
-"""Shared pytest fixtures: the shared data folder, and one torch thread (the test machines are small)."""
+"""Shared pytest fixtures: the shared data folder, and one torch thread (the test machines are small).
+
+Caches (the corpus index, the digit classifier) go to a temporary folder for the session, subprocesses
+included: tests neither read nor fill the user's ``~/.cache/multigan``.
+"""
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 import torch
 
 torch.set_num_threads(1)
+
+_CACHE = tempfile.mkdtemp(prefix="multigan-test-cache-")
+os.environ["MULTIGAN_CACHE"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

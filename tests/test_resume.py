@@ -1,6 +1,7 @@
 """Interrupted-and-resumed training ends bit-identical to an uninterrupted run; init-from is separate."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 import multigan
@@ -107,3 +108,23 @@ def test_resume_repairs_what_a_crash_left(tmp_path):
     resumed = build(run, 20)
     resumed.fit(resume=True)
     assert (run / "validation.jsonl").read_text() == (tmp_path / "full" / "validation.jsonl").read_text()
+
+
+def test_resume_may_change_only_the_keys_that_do_not_change_results(tmp_path):
+    """Core keys (train.max_steps, ...) and a recipe's own ``resumable`` keys (the vocoder recipes: how the
+    same clips are read) may change on --resume; anything else is refused, naming the key."""
+    from multigan.config import save_yaml
+    from multigan.recipe import RunDirError, prepare_run_dir
+
+    out = tmp_path / "run"
+    out.mkdir()
+    saved = {"data": {"path": "clips", "in_memory": False}, "train": {"max_steps": 10}}
+    save_yaml(saved, out / "config.yaml")
+    wider = {"data": {"path": "clips", "in_memory": True}, "train": {"max_steps": 20}}
+    prepare_run_dir(out, wider, resume=True, overwrite=False, resumable=("data.in_memory",))
+    save_yaml(saved, out / "config.yaml")
+    with pytest.raises(RunDirError, match=r"data.in_memory\b"):
+        prepare_run_dir(out, wider, resume=True, overwrite=False)
+    with pytest.raises(RunDirError, match=r"data.path\b"):
+        prepare_run_dir(out, {**wider, "data": {"path": "other", "in_memory": True}}, resume=True, overwrite=False,
+                        resumable=("data.in_memory",))

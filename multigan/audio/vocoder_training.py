@@ -39,13 +39,15 @@ from .gta_data import aligned_crops
 from .imported_init import init_from_imported
 from .mel_input import dataset_mel_statistics
 
-__all__ = ["OUTPUTS", "VocoderData", "VocoderEval", "VocoderMel", "VocoderObjective", "add_arguments",
+__all__ = ["OUTPUTS", "RECIPE_WIRING", "RESUMABLE", "VocoderData", "VocoderEval", "VocoderMel", "VocoderObjective", "add_arguments",
            "apply_arguments", "build_vocoder_trainer", "split_clips", "steps_per_epoch", "train_vocoder"]
 
 log = logging.getLogger("multigan")
 
 #: What :func:`train_vocoder` writes into a run directory besides the core trainer's outputs.
 OUTPUTS = ("split.json", "griffin_lim", "samples")
+#: Config keys a ``--resume`` may change: how the same clips are read, not which (same crops either way).
+RESUMABLE = ("data.in_memory", "data.index_cache", "data.index_workers")
 
 
 @dataclass
@@ -264,3 +266,9 @@ def apply_arguments(args: Any) -> list[str]:
     """``--data`` / ``--minutes`` become the overrides ``data.path=...`` / ``train.max_minutes=...``."""
     out = [f"data.path={args.data}"] if args.data else []
     return out + ([f"train.max_minutes={args.minutes}"] if args.minutes is not None else [])
+
+
+#: What every vocoder recipe hands :func:`~multigan.recipe.run_recipe`: its extra options, its outputs and the
+#: keys a ``--resume`` may change (``run_recipe(..., **RECIPE_WIRING)``).
+RECIPE_WIRING = {"add_arguments": add_arguments, "apply_arguments": apply_arguments, "outputs": OUTPUTS,
+                 "resumable": RESUMABLE}
