@@ -3,6 +3,7 @@
     python benchmarks/vocoder_compare.py                      # train both cpu presets concurrently, score, plot, RTF
     python benchmarks/vocoder_compare.py --reuse              # finished runs are read, not retrained
     python benchmarks/vocoder_compare.py --rtf-only           # only the inference real-time factors
+    python benchmarks/vocoder_compare.py --reuse --no-rtf --include vocos-cpu-melonly   # add a finished ablation run
 
 Training part: the LJ Speech clips of ``--data`` are split once (``--heldout`` clips drawn with seed 0 by
 :func:`multigan.audio.vocoder_training.split_clips`) into a training folder and a held-out folder (symlinks under
@@ -12,7 +13,7 @@ thread each, for ``--minutes`` of wall clock each, and validate on the held-out 
 no run ever trains on) every ``--val-every`` steps. Every validation row records wideband PESQ, the
 multi-resolution STFT distance, the mel L1 over the full band and over the input band (0-8 kHz) and the
 process CPU seconds spent training so far (``cpu_seconds``: CPU time outside validation). Griffin-Lim from the
-same mels (NNLS + 64 fast Griffin-Lim iterations, :class:`~multigan.audio.vocoder_metrics.GriffinLimBaseline`)
+same mels (NNLS + 100 fast Griffin-Lim iterations, :class:`~multigan.audio.vocoder_metrics.GriffinLimBaseline`)
 is the reference line. Results: ``benchmarks/results/vocoder_compare.json`` and ``.png``.
 
 RTF part: seconds of CPU compute per second of audio (batch 1, 10 s of audio, median of ``--repeats`` runs
@@ -96,8 +97,21 @@ def collect(family: str, work: Path) -> dict:
         rows.append({"step": r["step"], "cpu_minutes": round(r["cpu_seconds"] / 60, 3),
                      **{k: round(r[k], 4) for k in METRICS if k in r}})
     final = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
-    gl = json.loads((run / "griffin_lim" / "metrics.json").read_text())["mean"]
-    return {"rows": rows, "final": final, "griffin_lim": {k: round(v, 4) for k, v in gl.items()}}
+    gl = json.loads((run / "griffin_lim" / "metrics.json").read_text())
+    return {"rows": rows, "final": final, "griffin_lim": {k: round(v, 4) for k, v in gl["mean"].items()},
+            "griffin_lim_iters": gl["method"]["n_iter"]}
+
+
+def at_minutes(runs: dict, marks: list[float]) -> list[dict]:
+    """Each family's last validation at or before each mark of training CPU-minutes (equal-compute comparison)."""
+    table = []
+    for mark in marks:
+        entry: dict[str, Any] = {"cpu_minutes": mark}
+        for family, run in runs.items():
+            before = [r for r in run["rows"] if r["cpu_minutes"] <= mark]
+            entry[family] = before[-1] if before else None
+        table.append(entry)
+    return table
 
 
 def plot(result: dict, path: Path) -> None:
@@ -110,13 +124,15 @@ def plot(result: dict, path: Path) -> None:
     titles = {"pesq": "wideband PESQ (higher is better)", "mrstft": "MR-STFT distance (lower is better)",
               "mel_l1": "mel L1, full band (lower is better)", "mel_l1_8k": "mel L1, 0-8 kHz input band"}
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
-    gl = next(iter(result["runs"].values()))["griffin_lim"]
+    first = next(iter(result["runs"].values()))
+    gl = first["griffin_lim"]
     for ax, key in zip(axes.flat, METRICS):
         for family, run in result["runs"].items():
             xs = [r["cpu_minutes"] for r in run["rows"] if key in r]
             ax.plot(xs, [r[key] for r in run["rows"] if key in r], marker=".", label=family)
         if key in gl:
-            ax.axhline(gl[key], color="gray", linestyle="--", label="Griffin-Lim (NNLS + 64 it.)")
+            ax.axhline(gl[key], color="gray", linestyle="--",
+                       label=f"Griffin-Lim (NNLS + {first.get('griffin_lim_iters', '?')} it.)")
         ax.set_title(titles[key], fontsize=10)
         ax.set_xlabel("training CPU-minutes (process CPU time)")
         ax.grid(alpha=0.3)
@@ -185,6 +201,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget of each training")
     p.add_argument("--val-every", type=int, default=1000, help="validation interval (steps) of both runs")
     p.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
+    p.add_argument("--include", nargs="*", default=[],
+                   help="also read and plot these finished run directories under --work (e.g. ablations)")
     p.add_argument("--reuse", action="store_true", help="read runs that finished (metrics.json) instead of training")
     p.add_argument("--rtf-only", action="store_true", help="only measure the inference real-time factors")
     p.add_argument("--no-rtf", action="store_true", help="skip the real-time factors")
@@ -200,7 +218,10 @@ def main(argv: list[str] | None = None) -> dict:
         split = prepare_split(Path(args.data), work, args.heldout)
         commands = run_trainings(args.families, work, args.minutes, args.val_every, args.reuse)
         result.update({"split": split, "commands": commands, "threads_per_run": 1, "minutes": args.minutes,
-                       "runs": {f: collect(f, work) for f in args.families}})
+                       "runs": {f: collect(f, work) for f in [*args.families, *args.include]}})
+        ends = [run["rows"][-1]["cpu_minutes"] for run in result["runs"].values() if run["rows"]]
+        marks = [m for m in (1, 2, 5, 10, 15, 20, 25, 30) if m <= max(ends, default=0)] + sorted(ends)
+        result["at_cpu_minutes"] = at_minutes(result["runs"], marks)
         out.parent.mkdir(parents=True, exist_ok=True)
         plot(result, out.with_suffix(".png"))
     if not args.no_rtf:
