@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -188,9 +189,18 @@ TINY_RECIPE = ["generator.dim=16", "generator.intermediate_dim=32", "generator.n
 def test_recipe_trains_exports_loads_and_vocodes(lj_dir: Path, tmp_path: Path, capsys) -> None:
     recipe = _recipe()
     out = tmp_path / "run"
-    summary = recipe.main(["--data", str(lj_dir), "--out", str(out), "--preset", "vocos-cpu", "--max-steps", "4",
-                           *TINY_RECIPE])
+    train_dir, held_out = tmp_path / "train", tmp_path / "held_out"
+    train_dir.mkdir()
+    held_out.mkdir()
+    wavs = sorted(lj_dir.glob("*.wav"))
+    for w in wavs[:3]:
+        shutil.copy(w, train_dir / w.name)
+    shutil.copy(wavs[3], held_out / wavs[3].name)
+    summary = recipe.main(["--data", str(train_dir), "--out", str(out), "--preset", "vocos-cpu", "--max-steps", "4",
+                           *TINY_RECIPE, f"data.val_path={held_out}", "objective.mel_loss=multiscale"])
     assert summary["steps"] == 4 and summary["mel_l1"] > 0
+    split = json.loads((out / "split.json").read_text())  # data.val_path: every clip of --data trains
+    assert split["validation"] == [wavs[3].name] and split["train"] == [w.name for w in wavs[:3]]
     rows = [json.loads(line) for line in (out / "validation.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4]
     assert all(r["cpu_seconds"] > 0 for r in rows) and rows[1]["cpu_seconds"] > rows[0]["cpu_seconds"]
@@ -226,6 +236,19 @@ def test_recipe_presets_and_config_error(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: generator: generator.n_fft=300 must be >= 2 * mel.hop_size = 512")
     assert "\n" not in err
+    with pytest.raises(SystemExit) as info:
+        recipe.main(["--data", str(tmp_path), "--out", str(tmp_path / "run"), "objective.mel_loss=multi"])
+    assert info.value.code == 2 and "objective.mel_loss" in capsys.readouterr().err
+
+
+def test_held_out_folder_errors_name_the_key(lj_dir: Path, tmp_path: Path, capsys) -> None:
+    recipe = _recipe()
+    with pytest.raises(SystemExit) as info:
+        recipe.main(["--data", str(lj_dir), "--out", str(tmp_path / "run"), f"data.val_path={tmp_path / 'nope'}",
+                     *TINY_RECIPE])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: data.val_path: ") and f"{tmp_path / 'nope'}: does not exist" in err
 
 
 def test_hifigan_recipe_can_add_the_mrd() -> None:
