@@ -153,7 +153,8 @@ def build_vocoder_trainer(vocoder: Vocoder, discriminator: nn.Module, cfg: Train
     """A :class:`multigan.Trainer` for ``vocoder`` on random crops of ``train_clips`` with their input mels.
 
     Extra generator losses: the mel L1 (``mel_weight``, published 45) on the vocoder's mel settings with
-    ``fmax=loss_fmax`` (``None``: full band; ``mel_loss="multiscale"``: :class:`MultiScaleMelL1` instead) and, when ``stft_weight > 0``, the multi-resolution STFT distance.
+    ``fmax=loss_fmax`` (``None``: full band; ``mel_loss="multiscale"``: :class:`MultiScaleMelL1` instead) and,
+    when ``stft_weight > 0``, the multi-resolution STFT distance.
     """
     mel = vocoder.config["mel"]
     # train_clips may be a ready SegmentDataset (e.g. multigan.audio.lazy_audio.LazySegmentDataset's lazy reads)
