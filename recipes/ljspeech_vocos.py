@@ -1,6 +1,6 @@
 """Vocos vocoder on LJ Speech (or any folder of single-speaker 22.05 kHz clips).
 
-    python recipes/ljspeech_vocos.py --data ../shared/data/ljspeech-mini/wavs --preset vocos-cpu --out runs/ljspeech_vocos
+    python recipes/ljspeech_vocos.py --data ../shared/data/ljspeech-mini/wavs --preset vocos-cpu --out runs/vocos_cpu
     python recipes/ljspeech_vocos.py --data LJSpeech-1.1/wavs --preset vocos --out runs/vocos train.mixed_precision=bf16
     python recipes/ljspeech_vocos.py --data ... --out runs/vocos --resume                 # continue exactly
 
@@ -70,7 +70,8 @@ class VocosRecipeConfig:
         except MultiganError as exc:
             raise ConfigError(f"generator: {exc} (keys generator.n_fft, mel.hop_size)") from None
         if self.data.segment % self.mel.hop_size:
-            raise ConfigError(f"data.segment={self.data.segment} must be a multiple of mel.hop_size={self.mel.hop_size}")
+            raise ConfigError(f"data.segment={self.data.segment} must be a multiple of "
+                              f"mel.hop_size={self.mel.hop_size}")
 
 
 _TRAIN = {"batch_size": 16, "loss": "hinge", "fm_weight": 1.0, "reuse_fakes": True, "optimizer": "adamw",

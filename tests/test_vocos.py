@@ -65,7 +65,7 @@ def test_output_length_is_frames_times_hop(hop: int, n_fft) -> None:
 
 
 def test_istft_head_reproduces_a_signal_from_its_exact_stft() -> None:
-    """Magnitude and phase of a signal's STFT, framed as the head frames (frame t starts at t*hop - pad), give it back."""
+    """A signal's STFT magnitude and phase, framed as the head frames (frame t starts at t*hop - pad), give it back."""
     for n_fft, hop in ((1024, 256), (512, 128), (204, 101)):
         frames = 12
         signal = torch.randn(2, frames * hop, dtype=torch.float64).float()

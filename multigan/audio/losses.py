@@ -15,8 +15,8 @@ from torch import Tensor, nn
 
 from .features import LogMel, waveform_batch
 
-__all__ = ["DEFAULT_RESOLUTIONS", "MULTISCALE_MEL", "MelL1", "MultiScaleMelL1", "mel_l1", "multi_resolution_stft_distance",
-           "stft_loss"]
+__all__ = ["DEFAULT_RESOLUTIONS", "MULTISCALE_MEL", "MelL1", "MultiScaleMelL1", "mel_l1",
+           "multi_resolution_stft_distance", "stft_loss"]
 
 #: ``(n_fft, hop_length, win_length)`` of Parallel WaveGAN's multi-resolution STFT loss.
 DEFAULT_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))

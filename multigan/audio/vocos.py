@@ -205,7 +205,8 @@ class VocosGenerator(ExportableGenerator):
         """Vocode log-mel ``cond`` ``[B, n_mels, frames]`` (or ``generator(mel)``) into ``[B, 1, frames * hop]``."""
         mel = cond if cond is not None else noise
         if mel is None:
-            raise ValueError(f"VocosGenerator is a conditional vocoder: pass the mel [B, {self.n_mels}, frames] as cond")
+            raise ValueError(f"VocosGenerator is a conditional vocoder: pass the mel [B, {self.n_mels}, frames] "
+                             "as cond")
         if mel.dim() == 2:
             mel = mel.unsqueeze(0)
         if mel.dim() != 3 or mel.shape[1] != self.n_mels:
