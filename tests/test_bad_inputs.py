@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.recipes import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -145,16 +146,6 @@ def test_load_refuses_damaged_exports_with_one_error(export_dir, tmp_path, file,
 
 # --- every recipe's config: ranges, choices, types (refused at load, before any data is read) -------------------
 
-def _recipe(name: str):
-    module_name = f"_{name}_recipe_bad_inputs"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, ROOT / "recipes" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
-
-
 RECIPE_CASES = [
     ("fsdd_specgan", "data.sample_rate=0"), ("fsdd_specgan", "data.max_excess=-1"),
     ("fsdd_specgan", "model.feature=cqt"), ("fsdd_specgan", "model.size=0"), ("fsdd_specgan", "eval.per_class=0"),
@@ -172,7 +163,7 @@ RECIPE_CASES = [
 @pytest.mark.parametrize("recipe, override", RECIPE_CASES, ids=[f"{r} {o}" for r, o in RECIPE_CASES])
 def test_every_recipe_refuses_bad_config_values(tmp_path, capsys, recipe, override):
     with pytest.raises(SystemExit) as exc:
-        _recipe(recipe).main(["--out", str(tmp_path / "run"), override])
+        load_recipe(recipe).main(["--out", str(tmp_path / "run"), override])
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert exc.value.code == 2 and "Traceback" not in err, err[-2000:]

@@ -7,7 +7,6 @@ import importlib.util
 import json
 import pickle
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from multigan.audio.checkpoint_import import import_hifigan
 from multigan.audio.hifigan_reference import map_key, parameter_keys
 from multigan.checkpoint import list_checkpoints, load_checkpoint
 from multigan.cli import main as cli
+from helpers.recipes import load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -224,12 +224,7 @@ FT = ["data.segment=2048", "data.val_clips=1", "data.repeats=1", "train.batch_si
 
 
 def _recipe():
-    sys.path.insert(0, str(REPO / "recipes"))
-    try:
-        import ljspeech_hifigan
-    finally:
-        sys.path.pop(0)
-    return ljspeech_hifigan
+    return load_recipe("ljspeech_hifigan")
 
 
 def test_init_from_import_continues_with_its_discriminator_and_optimizers(lj_dir: Path, tmp_path: Path, capsys,

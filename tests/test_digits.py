@@ -375,13 +375,8 @@ def test_a_missing_test_split_is_refused_before_any_training(fsdd_dir: Path, tmp
         shutil.copy(path, train_only / path.name)
     with pytest.raises(MultiganError, match="holds no test-split clip .* takes 0-4"):
         require_split(train_only, "test", "the anchors need")
-    import importlib.util
-    import sys
-    recipe_file = Path(__file__).parents[1] / "recipes" / "fsdd_wavegan.py"
-    spec = importlib.util.spec_from_file_location("_wavegan_no_test", recipe_file)
-    recipe = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = recipe
-    spec.loader.exec_module(recipe)
+    from helpers.recipes import load_recipe
+    recipe = load_recipe("fsdd_wavegan")
     with pytest.raises(SystemExit) as exc:  # refused at once: no classifier trained, no step taken
         recipe.main(["--data", str(train_only), "--out", str(tmp_path / "run"), "--max-steps", "2"])
     err = capsys.readouterr().err

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import pickle
 import re
-import sys
 import warnings
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from multigan.audio.vocoder import DEFAULT_MEL, Vocoder
 from multigan.audio.vocoder_data import VocoderDataError
 from multigan.checkpoint import export_generator
 from multigan.cli import main as cli
+from helpers.recipes import load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 LJ = REPO.parent / "shared" / "data" / "ljspeech-mini" / "wavs"
@@ -212,12 +212,7 @@ def test_aligned_mels_frame_rules(tmp_path: Path) -> None:
 
 
 def _recipe():
-    sys.path.insert(0, str(REPO / "recipes"))
-    try:
-        import ljspeech_hifigan
-    finally:
-        sys.path.pop(0)
-    return ljspeech_hifigan
+    return load_recipe("ljspeech_hifigan")
 
 
 def test_recipe_trains_on_aligned_mels_and_stores_their_statistics(tmp_path: Path, capsys) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from multigan.audio.vocoder_training import build_vocoder_trainer, split_clips
 from multigan.checkpoint import export_generator
 from multigan.errors import MultiganError
 from multigan.generator import ExportableGenerator
+from helpers.recipes import load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -363,12 +363,7 @@ def test_mel_l1_loss_uses_full_band_and_no_real_graph(lj_dir: Path, tmp_path: Pa
 
 
 def _recipe():
-    sys.path.insert(0, str(REPO / "recipes"))
-    try:
-        import ljspeech_hifigan
-    finally:
-        sys.path.pop(0)
-    return ljspeech_hifigan
+    return load_recipe("ljspeech_hifigan")
 
 
 def test_recipe_hop_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -6,7 +6,6 @@ import argparse
 import json
 import math
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from multigan.audio.vocos import VocosConfigError, VocosGenerator, istft_same
 from multigan.errors import MultiganError
 from multigan.losses import discriminator_loss, generator_loss
 from multigan.regularizers import feature_matching_loss
+from helpers.recipes import load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"dim": 16, "intermediate_dim": 32, "num_layers": 2}
@@ -42,12 +42,7 @@ def lj_dir(lj_short_dir: Path) -> Path:
 
 
 def _recipe():
-    sys.path.insert(0, str(REPO / "recipes"))
-    try:
-        import ljspeech_vocos
-    finally:
-        sys.path.pop(0)
-    return ljspeech_vocos
+    return load_recipe("ljspeech_vocos")
 
 
 # --------------------------------------------------------------------------- generator
@@ -252,11 +247,7 @@ def test_held_out_folder_errors_name_the_key(lj_dir: Path, tmp_path: Path, capsy
 
 
 def test_hifigan_recipe_can_add_the_mrd() -> None:
-    sys.path.insert(0, str(REPO / "recipes"))
-    try:
-        import ljspeech_hifigan
-    finally:
-        sys.path.pop(0)
+    ljspeech_hifigan = load_recipe("ljspeech_hifigan")
     cfg = ljspeech_hifigan.HiFiGANRecipeConfig()
     cfg.discriminator.mpd_channels_scale = cfg.discriminator.msd_channels_scale = 0.125
     _, plain = ljspeech_hifigan.build_models(cfg)
