@@ -255,12 +255,17 @@ def _cmd_import_hifigan(args: argparse.Namespace) -> None:
     parts = ["G"] + (["MPD + MSD"] if result.discriminator else []) + (["both optimizer states"]
                                                                      if result.optimizers else [])
     steps = f" (reference step {result.reference_steps})" if result.reference_steps is not None else ""
-    print(f"imported {', '.join(parts)}{steps} into {result.out}")
+    print_import(result, f"{', '.join(parts)}{steps}", "recipes/ljspeech_hifigan.py --preset v1")
+
+
+def print_import(result: ImportResult, what: str, recipe: str) -> None:
+    """Say what an import wrote, its notes, and the commands that vocode with it and fine-tune it."""
+    print(f"imported {what} into {result.out}")
     for note in result.notes:
         print(f"note: {note}")
     print(f"vocode:    multigan vocode {result.out} --mel MEL.npy -o out.wav")
-    print(f"fine-tune: python recipes/ljspeech_hifigan.py --preset v1 --config {result.out / 'finetune.yaml'} "
-          f"--data WAV_FOLDER --out runs/finetuned --init-from {result.out}")
+    print(f"fine-tune: python {recipe} --config {result.out / 'finetune.yaml'} --data WAV_FOLDER "
+          f"--out runs/finetuned --init-from {result.out}")
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:

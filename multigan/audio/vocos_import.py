@@ -30,7 +30,7 @@ from torch import Tensor
 
 from .. import checkpoint as ckpt
 from ..config import save_yaml
-from .checkpoint_import import CheckpointImportError, ImportResult, _check_out, _load_mapped
+from .checkpoint_import import CheckpointImportError, ImportResult, _check_out, _load_mapped, print_import
 from .safe_torch import read_torch_file
 from .vocoder import Vocoder, VocoderConfigError, mel_settings
 from .vocos import VocosConfigError
@@ -161,12 +161,7 @@ def import_vocos(model: PathLike, config: PathLike, out: PathLike) -> ImportResu
 
 def _cmd_import_vocos(args: argparse.Namespace) -> None:
     result = import_vocos(args.model, args.config, args.out)
-    print(f"imported the Vocos generator into {result.out}")
-    for note in result.notes:
-        print(f"note: {note}")
-    print(f"vocode:    multigan vocode {result.out} --mel MEL.npy -o out.wav")
-    print(f"fine-tune: python recipes/ljspeech_vocos.py --preset vocos --config {result.out / 'finetune.yaml'} "
-          f"--data WAV_FOLDER --out runs/finetuned --init-from {result.out}")
+    print_import(result, "the Vocos generator", "recipes/ljspeech_vocos.py --preset vocos")
 
 
 def register_vocos(families: Any) -> argparse.ArgumentParser:
