@@ -160,6 +160,13 @@ def lock_run_dir(out: Path) -> None:
     _LOCKS[key] = handle
 
 
+def release_run_dir(out: Path) -> None:
+    """Give up this process's lock on ``out`` (when its recipe is done); a no-op without one."""
+    handle = _LOCKS.pop(out.resolve(), None)
+    if handle is not None:
+        handle.close()  # closing the file drops the flock; the PID stays in the file as a harmless note
+
+
 def fit(trainer, run: RunArgs):
     """Apply ``--init-from`` if given, train (resuming when asked); returns ``(TrainResult, seconds)``."""
     import time
@@ -240,7 +247,10 @@ def run_recipe(config_cls: type, presets: dict[str, dict], train: Callable[[Any,
         data = C.to_dict(cfg)
         if is_main_process():
             prepare_run_dir(out, data, args.resume, args.overwrite, outputs, resumable)
-        return train(cfg, RunArgs(out, args.preset, args.resume, args.init_from, args))
+        try:
+            return train(cfg, RunArgs(out, args.preset, args.resume, args.init_from, args))
+        finally:
+            release_run_dir(out)
     except MultiganError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -226,3 +226,30 @@ def test_every_cli_command_refuses_bad_input_with_one_error(exports, capsys, arg
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and culprit in lines[0], err[-2000:]
     assert "Traceback" not in err
+
+
+def test_a_run_directory_in_use_by_another_process_is_refused(toy, tmp_path, capsys):
+    """Two processes training into one --out would interleave validation rows: the second is refused, naming
+    the first one's PID; once a recipe returns, its lock is released (the next run in this process works)."""
+    import subprocess
+    import time
+
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+                               "from multigan.recipe import lock_run_dir; lock_run_dir(Path(sys.argv[1])); "
+                               "print('locked', flush=True); time.sleep(60)", str(out)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(SystemExit) as exc:
+            toy.main(["--out", str(out), "--max-steps", "2", "train.progress=false", "data.size=256"])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and f"is in use by another process (PID {holder.pid})" in err, err
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    args = ["--out", str(out), "--max-steps", "2", "train.progress=false", "data.size=256", "data.eval_samples=100"]
+    toy.main(args)  # the holder is gone: the lock is free
+    toy.main([*args[:2], "--resume", "--max-steps", "3", *args[4:]])  # and this process released its own
