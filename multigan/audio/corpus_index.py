@@ -127,7 +127,7 @@ def corpus_files(source: PathLike, extensions: Iterable[str] = AUDIO_EXTENSIONS
     """
     src = Path(source)
     if not src.exists():
-        raise CorpusIndexError(f"--data {src}: does not exist")
+        raise CorpusIndexError(f"{src}: does not exist")
     bad: list[tuple[str, str]] = []
     if src.is_dir():
         prefix = src.as_posix().rstrip("/") + "/"  # string slicing: pathlib's relative_to costs seconds on 10^4 files
@@ -141,7 +141,7 @@ def corpus_files(source: PathLike, extensions: Iterable[str] = AUDIO_EXTENSIONS
         pairs = _list_pairs(src, bad)
         what = "lists no clip (expected one path a line)"
     if not pairs:
-        raise CorpusIndexError(f"--data {src}: {what}", bad)
+        raise CorpusIndexError(f"{src}: {what}", bad)
     return pairs, bad
 
 
@@ -167,7 +167,7 @@ def _lines(path: Path) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CorpusIndexError(f"--data {path}: cannot be read as a UTF-8 text file ({exc})") from None
+        raise CorpusIndexError(f"{path}: cannot be read as a UTF-8 text file ({exc})") from None
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
@@ -345,7 +345,7 @@ def build_index(source: PathLike, sample_rate: int, *, peaks: bool = False, min_
     _report(src, bad, len(pairs), skip_bad)
     index.skipped = list(bad)
     if not len(index):
-        raise CorpusIndexError(f"--data {src}: no usable clip left ({len(bad)} skipped)", bad)
+        raise CorpusIndexError(f"{src}: no usable clip left ({len(bad)} skipped)", bad)
     log.info("corpus index of %s: %d clips (%.2f h), %d read and %d from the cache%s in %.1f s", src, len(index),
              index.seconds / 3600, probed, len(pairs) - probed,
              f" ({cache_path})" if cache_path else "", time.monotonic() - start)
@@ -403,7 +403,7 @@ def _report(src: Path, bad: list[tuple[str, str]], total: int, skip_bad: bool) -
     if len(bad) > MAX_LISTED:
         lines.append(f"... and {len(bad) - MAX_LISTED} more")
     listing = "\n  ".join(lines)
-    head = f"--data {src}: {len(bad)} of {total} file(s) are unusable"
+    head = f"{src}: {len(bad)} of {total} file(s) are unusable"
     if not skip_bad:
         raise CorpusIndexError(f"{head}:\n  {listing}\nFix or remove them, or set data.skip_bad=true to skip them "
                                "with a warning.", bad)

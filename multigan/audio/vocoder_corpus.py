@@ -27,7 +27,10 @@ class VocoderCorpus:
 
     def __init__(self, data: Any, sample_rate: int, min_samples: int = 1) -> None:
         self.data = data
-        self.index = self._index(data.path, sample_rate, min_samples)
+        try:
+            self.index = self._index(data.path, sample_rate, min_samples)
+        except MultiganError as exc:
+            raise VocoderDataError(f"data.path (--data): {exc}") from None
         self.reader = ClipReader(self.index, normalize=bool(data.normalize))
         if data.val_path:  # a separate held-out corpus: every clip of data.path trains
             try:
