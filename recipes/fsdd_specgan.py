@@ -17,7 +17,8 @@ import torch
 from torch.utils.data import Dataset
 
 import multigan
-from multigan.audio.spoken_digits.recipe_support import DigitEval, FSDDData, fsdd_train_set, train_digit_gan
+from multigan.audio.spoken_digits.recipe_support import (RESUMABLE, DigitEval, FSDDData, fsdd_train_set,
+                                                         train_digit_gan)
 from multigan.audio.specgan import SpecGANDiscriminator, SpecGANGenerator
 from multigan.config import AtLeastOne
 from multigan.recipe import RunArgs, run_recipe
@@ -118,7 +119,7 @@ def main(argv=None) -> dict:
     """Entry point."""
     return run_recipe(FSDDSpecGANConfig, PRESETS, train, description=__doc__.splitlines()[0],
                       default_out="runs/fsdd_specgan", data_key="data.path",
-                      outputs=("samples", "final_samples"), argv=argv)
+                      outputs=("samples", "final_samples"), resumable=RESUMABLE, argv=argv)
 
 
 if __name__ == "__main__":

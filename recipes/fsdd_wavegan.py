@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 import multigan
-from multigan.audio.spoken_digits.recipe_support import DigitEval, FSDDData, fsdd_train_set, train_digit_gan
+from multigan.audio.spoken_digits.recipe_support import (RESUMABLE, DigitEval, FSDDData, fsdd_train_set,
+                                                         train_digit_gan)
 from multigan.audio.wavegan import WaveGANDiscriminator, WaveGANGenerator
 from multigan.config import AtLeastOne, NonNegative
 from multigan.recipe import RunArgs, run_recipe
@@ -74,7 +75,7 @@ def main(argv=None) -> dict:
     """Entry point."""
     return run_recipe(FSDDWaveGANConfig, PRESETS, train, description=__doc__.splitlines()[0],
                       default_out="runs/fsdd_wavegan", data_key="data.path",
-                      outputs=("samples", "final_samples"), argv=argv)
+                      outputs=("samples", "final_samples"), resumable=RESUMABLE, argv=argv)
 
 
 if __name__ == "__main__":

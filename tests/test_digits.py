@@ -365,6 +365,11 @@ def test_fsdd_data_needs_a_folder_and_the_train_set_is_the_train_split(fsdd_dir:
     assert len(conditional) == 200 and conditional.num_classes == 10 and conditional[0]["real"].shape == (1, 8192)
     unconditional = fsdd_train_set(FSDDData(path=str(fsdd_dir), conditional=False), canvas=8192)
     assert len(unconditional) == 200 and unconditional.num_classes == 0
+    lazy = fsdd_train_set(FSDDData(path=str(fsdd_dir), in_memory=False), canvas=8192)  # items read on demand
+    assert lazy._wavs == [] and len(lazy) == 200
+    for i in (0, 57, 199):
+        assert torch.equal(lazy[i]["real"], conditional[i]["real"]) and torch.equal(lazy[i]["cond"],
+                                                                                   conditional[i]["cond"])
 
 
 def test_a_missing_test_split_is_refused_before_any_training(fsdd_dir: Path, tmp_path: Path, capsys) -> None:

@@ -27,7 +27,7 @@ from ..plots import close_figure, spectrogram_grid
 from .data import FSDD_PATTERN, fsdd_split, require_split
 from .evaluator import DigitEvaluator
 
-__all__ = ["DigitEval", "FSDDData", "fsdd_train_set", "make_digit_validation", "train_digit_gan"]
+__all__ = ["RESUMABLE", "DigitEval", "FSDDData", "fsdd_train_set", "make_digit_validation", "train_digit_gan"]
 
 log = logging.getLogger("multigan")
 
@@ -41,6 +41,7 @@ class FSDDData:
     conditional: bool = True  # condition on the digit (from the file name)
     skip_bad: bool = True  # FSDD holds two clips longer than 1.25 s: skip (and name) them
     max_excess: Annotated[float, NonNegative] = 0.25
+    in_memory: bool = True  # decode the training clips once at start; false: read each item from its file
 
     def validate(self) -> None:
         """A recordings folder must be given."""
@@ -62,7 +63,11 @@ def fsdd_train_set(data: FSDDData, canvas: int) -> AudioFolder:
     """The official training split (takes 5-49) on a ``canvas``-sample canvas, end-padded."""
     return AudioFolder(data.path, data.sample_rate, canvas, label_pattern=FSDD_PATTERN if data.conditional else None,
                        split="train", split_fn=fsdd_split, skip_bad=data.skip_bad, max_excess=data.max_excess,
-                       option_prefix="data.")
+                       cache=data.in_memory, option_prefix="data.")
+
+
+#: Config keys a ``--resume`` of a digit recipe may change (how the same clips are read).
+RESUMABLE = ("data.in_memory",)
 
 
 def digits_of(labels: torch.Tensor | None, label_names: Sequence[Label]) -> torch.Tensor | None:
