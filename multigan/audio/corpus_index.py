@@ -305,7 +305,8 @@ def file_facts(paths: Sequence[str], sample_rate: int, *, peaks: bool = False, m
         entries[path] = entry
     if cache_file and todo:
         listed = set(paths)
-        _save_cache(cache_file, source, {p: e for p, e in entries.items() if "size" in e and (p in listed or not prune)})
+        kept = {p: e for p, e in entries.items() if "size" in e and (p in listed or not prune)}
+        _save_cache(cache_file, source, kept)
     return entries, len(todo)
 
 

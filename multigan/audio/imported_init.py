@@ -77,7 +77,8 @@ def init_from_imported(trainer: Any, path: Union[str, Path]) -> bool:
     if "opt_g" in state and "opt_d" in state:
         for name in ("opt_g", "opt_d"):
             optimizer = getattr(trainer, name)
-            if len(state[name]["param_groups"][0]["params"]) != len(optimizer.state_dict()["param_groups"][0]["params"]):
+            ours = optimizer.state_dict()["param_groups"][0]["params"]
+            if len(state[name]["param_groups"][0]["params"]) != len(ours):
                 raise ckpt.CheckpointError(f"--init-from {path}: {name} of the import does not fit this recipe's "
                                            f"networks; {hint}")
             optimizer.load_state_dict(_keep_groups(optimizer, state[name]))

@@ -24,8 +24,8 @@ from torch import Tensor
 from ..errors import MultiganError
 from .safe_torch import read_torch_file
 
-__all__ = ["MEL_EXTENSIONS", "MelFileError", "MelInputWarning", "as_mel", "check_mel_input", "dataset_mel_statistics", "diagnose",
-           "mel_statistics", "read_mel_file"]
+__all__ = ["MEL_EXTENSIONS", "MelFileError", "MelInputWarning", "as_mel", "check_mel_input",
+           "dataset_mel_statistics", "diagnose", "mel_statistics", "read_mel_file"]
 
 #: File types :func:`read_mel_file` reads (anything else is tried as a torch file).
 MEL_EXTENSIONS: tuple[str, ...] = (".npy", ".safetensors", ".pt", ".pth")

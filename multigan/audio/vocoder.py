@@ -227,7 +227,8 @@ class Vocoder(ExportableGenerator):
         if x.ndim not in (1, 2) or x.shape[-1] == 0:
             raise ValueError(f"resynthesize: expected a non-empty [T] or [B, T] waveform, got shape {x.shape}")
         single = x.ndim == 1
-        rows = [resample(np.ascontiguousarray(r), int(sample_rate), self.sample_rate) for r in x.reshape(-1, x.shape[-1])]
+        rows = [resample(np.ascontiguousarray(r), int(sample_rate), self.sample_rate)
+                for r in x.reshape(-1, x.shape[-1])]
         y = torch.from_numpy(np.stack(rows))
         length = y.shape[-1]
         frames = -(-length // self.hop_size)

@@ -39,8 +39,9 @@ from .gta_data import aligned_crops
 from .imported_init import init_from_imported
 from .mel_input import dataset_mel_statistics
 
-__all__ = ["OUTPUTS", "RECIPE_WIRING", "RESUMABLE", "VocoderData", "VocoderEval", "VocoderMel", "VocoderObjective", "add_arguments",
-           "apply_arguments", "build_vocoder_trainer", "split_clips", "steps_per_epoch", "train_vocoder"]
+__all__ = ["OUTPUTS", "RECIPE_WIRING", "RESUMABLE", "VocoderData", "VocoderEval", "VocoderMel", "VocoderObjective",
+           "add_arguments", "apply_arguments", "build_vocoder_trainer", "split_clips", "steps_per_epoch",
+           "train_vocoder"]
 
 log = logging.getLogger("multigan")
 
@@ -59,7 +60,7 @@ class VocoderData:
     val_clips: Annotated[int, AtLeastOne] = 3  # held-out clips, scored at full length
     split_seed: int = 0
     val_path: str = ""  # folder of held-out validation clips; set: every clip of path trains, val_clips is unused
-    repeats: Annotated[int, AtLeastOne] = 1  # random crops of each clip per epoch (1 = the published epoch over LJ Speech)
+    repeats: Annotated[int, AtLeastOne] = 1  # random crops of each clip per epoch (1 = the published epoch)
     normalize: bool = True  # peak-normalise every clip to 0.95, as the published loader does
     # path may also be a text file listing clips or an LJ-Speech metadata.csv; clips are indexed once (headers and
     # peaks, cached) and training crops read lazily (multigan.audio.corpus_index / lazy_audio)
