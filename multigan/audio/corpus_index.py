@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import MultiganError
 from ..files import write_atomically
-from .dataset import AUDIO_EXTENSIONS, MAX_LISTED, audio_files
+from .dataset import AUDIO_EXTENSIONS, audio_files, listing
 from .io import AudioFileError, info, load_audio
 
 __all__ = ["CACHE_VERSION", "CorpusIndex", "CorpusIndexError", "build_index", "cache_file_for", "corpus_files",
@@ -400,12 +400,9 @@ def _report(src: Path, bad: list[tuple[str, str]], total: int, skip_bad: bool) -
     """Raise one error listing every bad file, or warn (naming them) with ``skip_bad``."""
     if not bad:
         return
-    lines = [f"{path}: {reason}" for path, reason in bad[:MAX_LISTED]]
-    if len(bad) > MAX_LISTED:
-        lines.append(f"... and {len(bad) - MAX_LISTED} more")
-    listing = "\n  ".join(lines)
+    listed = listing([f"{path}: {reason}" for path, reason in bad])
     head = f"{src}: {len(bad)} of {total} file(s) are unusable"
     if not skip_bad:
-        raise CorpusIndexError(f"{head}:\n  {listing}\nFix or remove them, or set data.skip_bad=true to skip them "
+        raise CorpusIndexError(f"{head}:\n{listed}\nFix or remove them, or set data.skip_bad=true to skip them "
                                "with a warning.", bad)
-    log.warning("%s and were skipped (data.skip_bad=true):\n  %s", head, listing)
+    log.warning("%s and were skipped (data.skip_bad=true):\n%s", head, listed)

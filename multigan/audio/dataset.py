@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from ..errors import MultiganError
 from .io import load_audio
 
-__all__ = ["AUDIO_EXTENSIONS", "AudioDatasetError", "AudioFolder", "AudioItem", "audio_files"]
+__all__ = ["AUDIO_EXTENSIONS", "AudioDatasetError", "AudioFolder", "AudioItem", "audio_files", "listing"]
 
 PathLike = Union[str, os.PathLike]
 Label = Union[int, str]
@@ -396,9 +396,15 @@ def _compile_pattern(label_pattern: str | re.Pattern[str] | None) -> re.Pattern[
     return pattern
 
 
+def listing(lines: Sequence[str], indent: str = "  ") -> str:
+    """``lines`` one per line, each indented, at most :data:`MAX_LISTED` of them, then "... and N more": how
+    every bad-file report of the audio package lists its files."""
+    shown = [f"{indent}{line}" for line in lines[:MAX_LISTED]]
+    if len(lines) > MAX_LISTED:
+        shown.append(f"{indent}... and {len(lines) - MAX_LISTED} more")
+    return "\n".join(shown)
+
+
 def _format_bad(bad: list[tuple[Path, str]], root: Path) -> str:
     """One line per bad file (relative to root), at most MAX_LISTED, then "and N more"."""
-    lines = [f"  {path.relative_to(root).as_posix()}: {reason}" for path, reason in bad[:MAX_LISTED]]
-    if len(bad) > MAX_LISTED:
-        lines.append(f"  ... and {len(bad) - MAX_LISTED} more")
-    return "\n".join(lines)
+    return listing([f"{path.relative_to(root).as_posix()}: {reason}" for path, reason in bad])

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from ..errors import MultiganError
+from .dataset import listing
 from .mel_input import MEL_EXTENSIONS, read_mel_file
 from .vocoder_data import SegmentDataset, VocoderDataError
 
@@ -72,9 +73,8 @@ def load_aligned_mels(mel_dir: str | Path, names: Sequence[str], samples: Sequen
             continue
         mels.append(mel[:, : min(frames, whole)].contiguous())
     if bad:
-        listed = "\n  ".join(bad[:50]) + (f"\n  ... and {len(bad) - 50} more" if len(bad) > 50 else "")
         raise VocoderDataError(f"data.mel_path {root}: {len(bad)} of {len(names)} clip(s) have no matching mel "
-                               f"file:\n  {listed}")
+                               f"file:\n{listing(bad)}")
     return mels
 
 
@@ -90,13 +90,10 @@ class AlignedMelDataset(SegmentDataset):
 
     def __init__(self, reader: Any, rows: Sequence[int], mels: Sequence[Tensor], segment: int,
                  mel_cfg: Mapping[str, Any], repeats: int = 1) -> None:
-        if not rows:
-            raise VocoderDataError("no training clips")
-        super().__init__([("", torch.zeros(0))], segment, mel_cfg, repeats)  # checks segment and repeats
+        self._setup(len(rows), segment, mel_cfg, repeats)
         self.reader, self.rows, self.mels = reader, [int(r) for r in rows], list(mels)
         self.hop = int(mel_cfg["hop_size"])
         self.frames = self.segment // self.hop
-        self.wavs = []
 
     def __len__(self) -> int:
         return len(self.rows) * self.repeats

@@ -26,7 +26,7 @@ from torch import Tensor
 from ..errors import MultiganError
 from .corpus_index import CorpusIndex
 from .io import _to_mono, load_audio
-from .vocoder_data import SegmentDataset, VocoderDataError
+from .vocoder_data import SegmentDataset
 
 __all__ = ["ClipReadError", "ClipReader", "LazySegmentDataset", "RESAMPLE_MARGIN"]
 
@@ -140,11 +140,8 @@ class LazySegmentDataset(SegmentDataset):
 
     def __init__(self, reader: ClipReader, rows: Sequence[int], segment: int, mel_cfg: Mapping[str, Any],
                  repeats: int = 1) -> None:
-        if not rows:
-            raise VocoderDataError("no training clips")
-        super().__init__([("", torch.zeros(0))], segment, mel_cfg, repeats)  # checks segment and repeats
+        self._setup(len(rows), segment, mel_cfg, repeats)  # nothing decoded up front
         self.reader, self.rows = reader, [int(r) for r in rows]
-        self.wavs = []  # nothing decoded up front
         self._failures = multiprocessing.Value("q", 0)  # shared with DataLoader workers
         self._warned: set[str] = set()
 

@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..errors import MultiganError
-from .dataset import AUDIO_EXTENSIONS, audio_files
+from .dataset import AUDIO_EXTENSIONS, audio_files, listing
 from .features import LogMel
 from .io import AudioFileError, load_audio
 
@@ -62,8 +62,7 @@ def load_clips(folder: PathLike, sample_rate: int, normalize: bool = True, min_s
         else:
             clips.append((path.relative_to(root).as_posix(), wav * (0.95 / peak) if normalize else wav))
     if bad:
-        listed = "\n  ".join(bad[:50]) + (f"\n  ... and {len(bad) - 50} more" if len(bad) > 50 else "")
-        raise VocoderDataError(f"--data {root}: {len(bad)} unusable file(s) of {len(files)}:\n  {listed}")
+        raise VocoderDataError(f"--data {root}: {len(bad)} unusable file(s) of {len(files)}:\n{listing(bad)}")
     return clips
 
 
@@ -97,14 +96,18 @@ class SegmentDataset(Dataset):
     """
 
     def __init__(self, clips: Sequence[Clip], segment: int, mel_cfg: Mapping[str, Any], repeats: int = 1) -> None:
+        self._setup(len(clips), segment, mel_cfg, repeats)
+        self.wavs = [w for _, w in clips]
+
+    def _setup(self, n_clips: int, segment: int, mel_cfg: Mapping[str, Any], repeats: int) -> None:
+        """Check and keep what every crop dataset shares (subclasses reading clips lazily call this alone)."""
         hop = int(mel_cfg["hop_size"])
         if segment < 1 or segment % hop:
             raise VocoderDataError(f"data.segment={segment} must be a positive multiple of the hop size {hop}")
         if repeats < 1:
             raise VocoderDataError(f"data.repeats must be >= 1, got {repeats}")
-        if not clips:
+        if not n_clips:
             raise VocoderDataError("no training clips")
-        self.wavs = [w for _, w in clips]
         self.segment, self.repeats = int(segment), int(repeats)
         self.mel = LogMel.from_settings(mel_cfg)
 
