@@ -6,7 +6,12 @@ exported generator's tensors and of ``validation.jsonl``:
 * ``toy``: the toy ring's default preset (4,000 steps, ~1.5 min);
 * ``specgan``: 200 SpecGAN steps on FSDD (the ``demo`` preset, digit evaluation off);
 * ``vocoder``: 200 HiFi-GAN steps on the LJ Speech clips (``cpu`` preset: 100 mel-only + 100 adversarial);
+* ``vocos``: 200 Vocos steps on the same clips (``vocos-cpu`` preset: 100 mel-only + 100 adversarial);
+* ``wavegan``: 100 WaveGAN steps on FSDD (``cpu`` preset, digit evaluation off);
 * ``text``: 20 adversarial RelGAN steps on 400 COCO captions after 2 MLE epochs.
+
+Validation rows are hashed without their timing fields (``cpu_seconds``, ``seconds``, ``wall_seconds``...),
+which differ between two runs of the same command.
 
     python benchmarks/fingerprints.py --out benchmarks/results/fingerprints.json          # record
     python benchmarks/fingerprints.py --check benchmarks/results/fingerprints.json        # compare
@@ -38,6 +43,11 @@ RUNS: dict[str, list[str]] = {
     "vocoder": ["recipes/ljspeech_hifigan.py", "--preset", "cpu", "--data", str(DATA / "ljspeech-mini" / "wavs"),
                 "--max-steps", "200", "train.adv_start_step=100", "train.val_every=100", "train.ckpt_every=100",
                 "eval.griffin_lim=false"],
+    "vocos": ["recipes/ljspeech_vocos.py", "--preset", "vocos-cpu", "--data", str(DATA / "ljspeech-mini" / "wavs"),
+              "--max-steps", "200", "train.adv_start_step=100", "train.val_every=100", "train.ckpt_every=100",
+              "eval.griffin_lim=false"],
+    "wavegan": ["recipes/fsdd_wavegan.py", "--preset", "cpu", "--data", str(DATA / "fsdd" / "recordings"),
+                "--max-steps", "100", "train.val_every=50", "train.ckpt_every=50", "eval.enabled=false"],
     "text": ["recipes/coco_relgan.py", "--preset", "cpu", "--data", str(DATA / "coco-captions" / "image_coco.txt"),
              "--max-steps", "20", "data.max_sentences=400", "mle.epochs=2", "train.val_every=10",
              "train.ckpt_every=10", "eval.samples=100", "eval.final_samples=50"],
@@ -53,6 +63,24 @@ def tensor_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+TIMING_KEYS = ("seconds", "cpu_seconds", "wall_seconds", "cpu_minutes", "wall_minutes", "steps_per_s")
+
+
+def validation_hash(path: Path) -> str:
+    """SHA-256 over the validation rows with their timing fields removed (those differ run to run)."""
+    digest = hashlib.sha256()
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        for key in TIMING_KEYS:
+            row.pop(key, None)
+        for value in row.values():
+            if isinstance(value, dict):
+                for key in TIMING_KEYS:
+                    value.pop(key, None)
+        digest.update(json.dumps(row, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
 def fingerprint(name: str, work: Path) -> dict:
     """Run one recipe command into ``work/name`` and hash what it produced."""
     out = work / name
@@ -64,7 +92,7 @@ def fingerprint(name: str, work: Path) -> dict:
         raise SystemExit(f"{name} failed:\n{proc.stderr[-3000:]}")
     validation = out / "validation.jsonl"
     return {"export": tensor_hash(out / "export" / "generator.safetensors"),
-            "validation": hashlib.sha256(validation.read_bytes()).hexdigest() if validation.is_file() else None,
+            "validation": validation_hash(validation) if validation.is_file() else None,
             "seconds": round(time.perf_counter() - start, 1)}
 
 

@@ -8,7 +8,8 @@ from . import rng
 from .callbacks import Callback, TimeBudget
 from .config import ConfigError
 from .errors import MultiganError
-from .generator import ExportableGenerator, load
+from .export import load
+from .generator import ExportableGenerator
 from .train_config import TrainConfig
 from .trainer import ExtraLoss, Trainer, TrainingDiverged, TrainResult, ValidationContext
 

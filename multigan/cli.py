@@ -13,26 +13,31 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
 from typing import Callable
 
 from .errors import MultiganError
+from .export import load, open_export
+
+#: The sub-commands of the modality packages, as ``"module:function"``: each function takes the sub-parsers
+#: and adds its commands. They are imported when the parser is built, so importing the core imports no modality.
+SUBCOMMANDS: tuple[str, ...] = (
+    "multigan.audio.spoken_digits.cli:register",
+    "multigan.audio.vocoder:register",
+    "multigan.audio.checkpoint_import:register",
+    "multigan.text.cli:register",
+)
 
 
 def _cmd_info(args: argparse.Namespace) -> None:
-    from .generator import resolve_export_dir
-
-    folder = resolve_export_dir(args.run)
-    info = json.loads((folder / "generator.json").read_text())
-    print(json.dumps({"export": str(folder), "class": info["class"], "config": info["config"],
-                      "meta": info.get("meta", {})}, indent=2))
+    load(args.run)  # the whole gate: class, JSON shape, tensor names, shapes, dtypes and values
+    print(json.dumps(open_export(args.run).describe(), indent=2))
 
 
 def _cmd_generate(args: argparse.Namespace) -> None:
-    from .generator import load
-
     g = load(args.run, device=args.device)
     writer = getattr(g, "write_samples", None)
     if not callable(writer):
@@ -72,13 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--device", default="cpu")
     gen.set_defaults(func=_cmd_generate)
 
-    from .audio.spoken_digits.cli import register as register_eval_digits
-    from .audio.checkpoint_import import register as register_import
-    from .audio.vocoder import register as register_vocode
-    from .text.cli import register as register_text
-
-    for register in (register_eval_digits, register_vocode, register_import, register_text):
-        register(sub)
+    for spec in SUBCOMMANDS:
+        module, _, function = spec.partition(":")
+        getattr(importlib.import_module(module), function)(sub)
     return parser
 
 

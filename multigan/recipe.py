@@ -130,6 +130,22 @@ def prepare_run_dir(out: Path, cfg_data: dict, resume: bool, overwrite: bool, ou
     return cfg_data
 
 
+def check_init_from(source: Path, out: Path, overwrite: bool) -> None:
+    """``--init-from`` is read before anything in ``--out`` is removed: it must hold a checkpoint (or an import),
+    and with ``--overwrite`` it must not lie inside the run directory about to be deleted."""
+    if not source.exists():
+        raise RunDirError(f"--init-from {source}: does not exist")
+    if overwrite and out.exists():
+        src, dst = source.resolve(), out.resolve()
+        if src == dst or dst in src.parents:
+            raise RunDirError(f"--init-from {source} lies in --out {out}, which --overwrite would delete before "
+                              "it is read: copy the run elsewhere first, or choose another --out (nothing was "
+                              "deleted)")
+    if not ((source / "state.json").is_file() or list_checkpoints(source / "checkpoints")):
+        raise RunDirError(f"--init-from {source}: no checkpoint found (a run directory or a checkpoints/step-* "
+                          "folder is expected; nothing in --out was changed)")
+
+
 _LOCKS: dict[Path, Any] = {}  # open lock files, held until the process exits
 
 
@@ -230,7 +246,7 @@ def run_recipe(config_cls: type, presets: dict[str, dict], train: Callable[[Any,
         add_arguments(parser)
     if data_key:
         parser.add_argument("--data", help=f"the training data (sets {data_key})")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # key=value overrides may stand between options
     try:
         overrides = list(args.overrides) + (apply_arguments(args) if apply_arguments else [])
         if data_key and args.data:
@@ -245,6 +261,8 @@ def run_recipe(config_cls: type, presets: dict[str, dict], train: Callable[[Any,
         else:
             cfg = resolve_config(config_cls, presets[args.preset], args.config, overrides, args.max_steps)
         data = C.to_dict(cfg)
+        if args.init_from:
+            check_init_from(Path(args.init_from), out, args.overwrite)
         if is_main_process():
             prepare_run_dir(out, data, args.resume, args.overwrite, outputs, resumable)
         try:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from pathlib import Path
 
@@ -16,8 +17,30 @@ from torch import nn
 from . import checkpoint as ckpt
 from . import rng, run_repair
 from .errors import MultiganError
+from .export import check_tensors
 
 log = logging.getLogger("multigan")
+
+
+def _model_kind(module: nn.Module) -> str:
+    inner = getattr(module, "module", module)  # a DDP wrapper's model
+    net = getattr(inner, "net", None)
+    return type(inner).__name__ + (f" of {type(net).__name__}" if isinstance(net, nn.Module) else "")
+
+
+def _run_kind(checkpoint: Path) -> str:
+    """What kind of run a checkpoint comes from, read from its run's export (``a run of another kind`` if none)."""
+    for folder in (checkpoint, *checkpoint.parents[:3]):
+        description = folder / "export" / "generator.json"
+        if description.is_file():
+            try:
+                cls = json.loads(description.read_text()).get("class", "")
+            except (OSError, ValueError, AttributeError):
+                break
+            if isinstance(cls, str) and cls:
+                return "a run of " + cls.rpartition(":")[2]
+            break
+    return "a run of another kind"
 
 
 class RunState:
@@ -69,14 +92,15 @@ class RunState:
                                            "checkpoints/step-* folder is expected)")
             path = found[-1][1]
         state = ckpt.load_checkpoint(path)
-        try:
-            self.G.load_state_dict(state["generator"])
-            self.D.load_state_dict(state["discriminator"])
-            if self.ema is not None:
-                self.ema.load_state_dict(state.get("ema") or {"module." + k: v for k, v in state["generator"].items()}
-                                         | {"n_averaged": torch.tensor(0)})
-        except RuntimeError as exc:
-            raise ckpt.CheckpointError(f"--init-from {path}: the weights do not fit this model: {exc}") from None
+        source = _run_kind(path)
+        for key, module, what in (("generator", self.G, "G"), ("discriminator", self.D, "D")):
+            check_tensors(state.get(key, {}), module.state_dict(), f"--init-from {path}",
+                          f"this run's {what} ({_model_kind(module)}; {path} holds {source})")
+        self.G.load_state_dict(state["generator"])
+        self.D.load_state_dict(state["discriminator"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state.get("ema") or {"module." + k: v for k, v in state["generator"].items()}
+                                     | {"n_averaged": torch.tensor(0)})
         log.info("initialised G and D from %s", path)
         return path
 

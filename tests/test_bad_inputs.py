@@ -253,3 +253,129 @@ def test_a_run_directory_in_use_by_another_process_is_refused(toy, tmp_path, cap
     args = ["--out", str(out), "--max-steps", "2", "train.progress=false", "data.size=256", "data.eval_samples=100"]
     toy.main(args)  # the holder is gone: the lock is free
     toy.main([*args[:2], "--resume", "--max-steps", "3", *args[4:]])  # and this process released its own
+
+
+# --- nothing lost: inputs are read before --overwrite deletes anything -----------------------------------------
+
+TOY_QUICK = ["--max-steps", "2", "train.progress=false", "data.size=256", "data.eval_samples=100"]
+
+
+@pytest.fixture(scope="module")
+def toy_run(toy, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("toy") / "run"
+    toy.main(["--out", str(out), *TOY_QUICK])
+    return out
+
+
+def test_overwrite_init_from_the_same_directory_is_refused_and_loses_nothing(toy, toy_run, tmp_path, capsys):
+    import shutil
+    copy = tmp_path / "G"
+    shutil.copytree(toy_run, copy)
+    before = _files(copy)
+    for source in (copy, copy / "checkpoints"):
+        with pytest.raises(SystemExit) as exc:
+            toy.main(["--out", str(copy), "--overwrite", "--init-from", str(source), *TOY_QUICK])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and "would delete before it is read" in err and "Traceback" not in err, err
+        assert _files(copy) == before
+
+
+def test_init_from_without_a_checkpoint_is_refused_before_overwrite_deletes(toy, toy_run, tmp_path, capsys):
+    import shutil
+    out = tmp_path / "out"
+    shutil.copytree(toy_run, out)
+    before = _files(out)
+    (tmp_path / "empty").mkdir()
+    for source, message in ((tmp_path / "empty", "no checkpoint found"), (tmp_path / "nope", "does not exist")):
+        with pytest.raises(SystemExit) as exc:
+            toy.main(["--out", str(out), "--overwrite", "--init-from", str(source), *TOY_QUICK])
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if line.startswith("error:")]
+        assert exc.value.code == 2 and len(lines) == 1 and message in lines[0], err
+        assert _files(out) == before
+
+
+def test_init_from_a_run_of_another_shape_names_the_first_tensor(toy, toy_run, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        toy.main(["--out", str(tmp_path / "other"), "--init-from", str(toy_run), "model.z_dim=3", *TOY_QUICK])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert exc.value.code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert "weights do not match this run's G (RingGenerator" in lines[0] and "has shape" in lines[0], lines
+    assert "a run of RingGenerator" in lines[0]
+
+
+def test_overrides_may_stand_between_options(toy, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        toy.main(["data.size=1000", "--out", str(tmp_path / "o"), "train.nope=1"])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert exc.value.code == 2 and len(lines) == 1 and "train.nope" in lines[0], err
+    result = toy.main(["data.size=256", "--out", str(tmp_path / "ok"), "--max-steps", "2", "train.progress=false",
+                       "data.eval_samples=100"])
+    assert result is not None and (tmp_path / "ok" / "export" / "generator.json").is_file()
+
+
+# --- the one export gate: every command that opens an export refuses a damaged one the same way -------------------
+
+def _broken_export(kind: str, source: Path, target: Path) -> Path:
+    import json
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+    shutil.copytree(source, target)
+    description, weights = target / "generator.json", target / "generator.safetensors"
+    if kind == "truncated":
+        description.write_text(description.read_text()[:40])
+    elif kind == "forged":
+        info = json.loads(description.read_text())
+        description.write_text(json.dumps({**info, "class": "multigan.generator:torch.nn.Linear"}))
+    else:
+        state = load_file(str(weights))
+        name = sorted(k for k, v in state.items() if v.dim() > 1 and v.shape[-1] > 1)[0]
+        if kind == "misshaped":
+            state[name] = state[name][..., :1].contiguous()
+        else:
+            state[name] = state[name].clone()
+            state[name].view(-1)[0] = float("nan")
+        save_file(state, str(weights))
+    return target
+
+
+GATE_KINDS = {"truncated": "not a readable export description", "forged": "is not one of multigan's exportable",
+              "misshaped": "has shape", "nan": "non-finite"}
+GATE_COMMANDS = {"info": ["info", "{run}"], "generate": ["generate", "{run}", "--out", "{root}/g"],
+                 "vocode": ["vocode", "{run}", "{ok}", "-o", "{root}/v.wav"]}
+
+
+@pytest.mark.parametrize("kind", list(GATE_KINDS))
+@pytest.mark.parametrize("command", list(GATE_COMMANDS))
+def test_every_command_reads_exports_through_one_gate(exports, tmp_path, capsys, command, kind):
+    from multigan.cli import main
+
+    model = "voc" if command == "vocode" else "wave"
+    run = _broken_export(kind, exports[model], tmp_path / "run")
+    before = _files(run)
+    argv = [a.format(run=run, root=tmp_path, ok=exports["ok"]) for a in GATE_COMMANDS[command]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and GATE_KINDS[kind] in lines[0] and "Traceback" not in err, err[-2000:]
+    assert str(run) in lines[0]
+    assert _files(run) == before and not (tmp_path / "g").exists() and not (tmp_path / "v.wav").exists()
+
+
+@pytest.mark.parametrize("device, message", [("cuda", "usable CUDA GPU"), ("cuda:7", "usable CUDA GPU"),
+                                             ("tpu", "not a device torch knows")])
+def test_a_device_this_machine_lacks_is_one_error(exports, tmp_path, capsys, device, message):
+    import torch
+
+    from multigan.cli import main
+    if torch.cuda.device_count() > (7 if device == "cuda:7" else 0 if device == "cuda" else 10**6):
+        pytest.skip(f"this machine has {device}")
+    for argv in (["vocode", str(exports["voc"]), str(exports["ok"]), "-o", str(tmp_path / "v.wav")],
+                 ["generate", str(exports["wave"]), "--out", str(tmp_path / "g")]):
+        assert main([*argv, "--device", device]) == 2
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if line.startswith("error:")]
+        assert len(lines) == 1 and message in lines[0] and repr(device) in lines[0] and "Traceback" not in err, err

@@ -278,7 +278,7 @@ class Vocoder(ExportableGenerator):
 def vocode_file(run: Union[str, Path], in_wav: Union[str, Path], out_wav: Union[str, Path],
                 device: str = "cpu") -> Path:
     """Load the vocoder exported in ``run`` (run or export folder) and re-synthesise ``in_wav`` into ``out_wav``."""
-    from ..generator import load
+    from ..export import load
 
     voc = load(run, device=device)
     if not isinstance(voc, Vocoder):
@@ -292,7 +292,7 @@ def vocode_mel_file(run: Union[str, Path], mel_path: Union[str, Path], out_wav: 
     """Vocode mel file ``mel_path`` with the vocoder exported in ``run``; returns the WAV and any input warnings."""
     import warnings
 
-    from ..generator import load
+    from ..export import load
     from .mel_input import MelInputWarning
 
     voc = load(run, device=device)

@@ -23,7 +23,7 @@ from torch import nn
 
 from ..config import AtLeastOne, ConfigError, NonNegative
 from ..distributed import is_main_process
-from ..generator import load
+from ..export import load
 from ..recipe import RunArgs, finish, fit
 from ..rng import seed_everything
 from ..train_config import TrainConfig

@@ -51,7 +51,7 @@ class Contender:
 
 def load_text_generator(path: str | Path, device: str = "cpu") -> TextGenerator:
     """The exported text generator of a run (or export) directory, with its tokenizer."""
-    from ..generator import load
+    from ..export import load
 
     gen = load(path, device=device)
     if not isinstance(gen, TextGenerator) or gen.tokenizer is None:

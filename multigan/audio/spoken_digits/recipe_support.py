@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ...config import AtLeastOne, ConfigError, NonNegative
-from ...generator import load
+from ...export import load
 from ...recipe import RunArgs, finish, fit
 from ...trainer import Trainer
 from ..dataset import AudioFolder, Label
