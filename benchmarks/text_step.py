@@ -32,6 +32,7 @@ import torch  # noqa: E402
 
 import multigan  # noqa: E402
 import multigan.config as C  # noqa: E402
+from multigan.text.architectures import build_discriminator, build_generator  # noqa: E402
 from multigan.text.data import TokenIdsDataset, read_lines  # noqa: E402
 from multigan.text.tokenizer import WordTokenizer  # noqa: E402
 
@@ -39,7 +40,7 @@ REFERENCE_SECONDS = 200.0
 
 
 def load_recipe():
-    """recipes/coco_relgan.py as a module (its presets and model builders)."""
+    """recipes/coco_relgan.py as a module (its config and presets)."""
     spec = importlib.util.spec_from_file_location("coco_relgan_recipe", REPO / "recipes" / "coco_relgan.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -65,8 +66,8 @@ def main(argv=None) -> dict:
     lines = read_lines(args.data)
     tok = WordTokenizer.train(lines)
     multigan.rng.seed_everything(0)
-    gen = recipe.build_generator(cfg.generator, tok)
-    disc = recipe.build_discriminator(cfg.discriminator, tok)
+    gen = build_generator(cfg.generator, tok)
+    disc = build_discriminator(cfg.discriminator, tok)
     run_dir = Path("/tmp/multigan_text_step_bench")
     trainer = multigan.Trainer(gen, disc, cfg.train, TokenIdsDataset(tok.encode_batch(lines)), run_dir)
     gen.set_inverse_temperature(10.0)

@@ -9,21 +9,18 @@ classifier (FID, inception score, share recognised as the asked digit) and keeps
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 import torch
-from torch.utils.data import Dataset
 
 import multigan
 from multigan.audio.spoken_digits.recipe_support import (RESUMABLE, DigitEval, FSDDData, fsdd_train_set,
                                                          train_digit_gan)
 from multigan.audio.specgan import SpecGANDiscriminator, SpecGANGenerator
+from multigan.audio.specgan_data import SpectrogramSet, fit_spectrogram_set
 from multigan.config import AtLeastOne
 from multigan.recipe import RunArgs, run_recipe
-
-log = logging.getLogger("multigan")
 
 #: The recordings folder in this repository's layout (``--data`` for another).
 DEFAULT_DATA = "../shared/data/fsdd/recordings"
@@ -73,39 +70,17 @@ PRESETS = {
 }
 
 
-class SpectrogramSet(Dataset):
-    """Pre-computed normalised spectrograms with their labels: ``{"real": [1, size, size], "cond": label}``."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor | None):
-        self.images, self.labels = images, labels
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> dict:
-        item = {"real": self.images[i]}
-        if self.labels is not None:
-            item["cond"] = self.labels[i]
-        return item
-
-
 def build(cfg: FSDDSpecGANConfig) -> tuple[SpecGANGenerator, SpecGANDiscriminator, SpectrogramSet, list]:
-    """Models, the spectrogram dataset and the class names (digits); the generator's normaliser is fitted on
-    the training spectrograms."""
+    """Models, the spectrogram dataset of the FSDD training split and the class names (digits); the
+    generator's normaliser is fitted on the training spectrograms."""
     m = cfg.model
     folder = fsdd_train_set(cfg.data, canvas=(m.size - 1) * m.hop)
     classes = folder.num_classes if cfg.data.conditional else 0
     g = SpecGANGenerator(cfg.data.sample_rate, classes, m.z_dim, m.g_dim, m.size, m.feature, m.n_fft, m.hop,
                          griffin_lim_iters=m.griffin_lim_iters)
     d = SpecGANDiscriminator(classes, m.d_dim, m.size, m.spectral_norm)
-    wavs = torch.stack([folder[i]["real"] for i in range(len(folder))]).squeeze(1)
-    with torch.no_grad():
-        specs = torch.cat([g.spectrogram(chunk) for chunk in wavs.split(256)])
-        g.normalizer.fit(specs)
-        images = g.normalizer.normalize(specs)
     labels = torch.tensor([item.label for item in folder.items]) if classes else None
-    log.info("%d training clips -> spectrograms %s", len(folder), tuple(images.shape[1:]))
-    return g, d, SpectrogramSet(images, labels), folder.classes if classes else []
+    return g, d, fit_spectrogram_set(g, folder, labels), folder.classes if classes else []
 
 
 def train(cfg: FSDDSpecGANConfig, run: RunArgs) -> dict:

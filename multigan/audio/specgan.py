@@ -125,9 +125,9 @@ class SpecGANGenerator(AudioGenerator):
         if diffs:
             fix = " ".join(f"mel.{k}={'null' if v is None else v}" for k, v in want.items())
             raise MultiganError("this vocoder was trained on other mel features than this SpecGAN produces: "
-                                + ", ".join(diffs) + f". Train one on the same audio with: python "
-                                f"recipes/ljspeech_hifigan.py --data WAV_DIR {fix} (and generator.upsample_rates "
-                                f"multiplying to {self.hop})")
+                                + ", ".join(diffs) + f". Train one on the same audio with a vocoder recipe "
+                                f"and the overrides {fix} (and generator.upsample_rates multiplying to "
+                                f"{self.hop})")
         self.__dict__["_vocoder"] = vocoder
 
     def _vocode(self, logmel: torch.Tensor) -> torch.Tensor:
