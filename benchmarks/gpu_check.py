@@ -114,9 +114,9 @@ def build_fsdd(recipe: types.ModuleType, cfg: Any, run_dir: str, tiny: bool) -> 
 
 def build_hifigan(recipe: types.ModuleType, cfg: Any, run_dir: str, tiny: bool) -> multigan.Trainer:
     """The recipe's vocoder and MPD + MSD in ``build_vocoder_trainer`` (mel L1 loss) on random clips."""
-    from multigan.audio.vocoder_training import build_vocoder_trainer
+    from multigan.audio.vocoders.training import build_models, build_vocoder_trainer
 
-    vocoder, disc = recipe.build_models(cfg)
+    vocoder, disc = build_models(cfg)
     g = torch.Generator().manual_seed(0)
     clips = [(f"clip{i}.wav", 0.3 * torch.randn(2 * cfg.data.segment, generator=g))
              for i in range(cfg.train.batch_size)]
@@ -140,13 +140,14 @@ def made_up_sentences(vocab: int, max_len: int, n: int) -> list[str]:
 
 def build_text(recipe: types.ModuleType, cfg: Any, run_dir: str, tiny: bool) -> multigan.Trainer:
     """The recipe's tokenizer, generator and discriminator on made-up sentences (COCO sizes unless tiny)."""
+    from multigan.text.architectures import build_discriminator, build_generator
     from multigan.text.data import TokenIdsDataset, onehot_collate
     from multigan.text.tokenizer import WordTokenizer
 
     lines = made_up_sentences(30, 5, 16) if tiny else made_up_sentences(4600, 37, 2000)
     tok = WordTokenizer.train(lines, cfg.data.max_length or None, cfg.data.min_frequency)
-    gen = recipe.build_generator(cfg.generator, tok)
-    disc = recipe.build_discriminator(cfg.discriminator, tok)
+    gen = build_generator(cfg.generator, tok)
+    disc = build_discriminator(cfg.discriminator, tok)
     gen.set_inverse_temperature(1.0)  # the recipe's schedule starts there
     t = cfg.train
     kwargs = {"collate_fn": onehot_collate(tok.vocab_size)} if t.r1_gamma > 0 or t.gp_weight > 0 else {}
@@ -154,7 +155,7 @@ def build_text(recipe: types.ModuleType, cfg: Any, run_dir: str, tiny: bool) -> 
 
 
 _HIFI_TINY = ["train.batch_size=2", "data.segment=512", "generator.upsample_initial_channel=32",
-              "discriminator.mpd_channels_scale=0.0625", "discriminator.msd_channels_scale=0.0625"]
+              "discriminator.mpd.channels_scale=0.0625", "discriminator.msd.channels_scale=0.0625"]
 _TEXT_TINY = ["train.batch_size=2", "generator.relgan.head_size=8", "generator.relgan.embed_dim=8",
               "generator.gpt2.n_embd=16", "generator.gpt2.n_layer=1", "discriminator.cnn.embed_dim=8",
               "discriminator.cnn.num_rep=8", "discriminator.cnn.num_filters=[4,4,4,4]", "discriminator.cnn.hidden=8",

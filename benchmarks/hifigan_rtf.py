@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from multigan.audio.hifigan import HIFIGAN_CONFIGS  # noqa: E402
-from multigan.audio.vocoder import Vocoder  # noqa: E402
+from multigan.audio.vocoders.hifigan import HIFIGAN_CONFIGS  # noqa: E402
+from multigan.audio.vocoders.vocoder import Vocoder  # noqa: E402
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

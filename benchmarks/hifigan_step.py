@@ -34,11 +34,12 @@ import torch  # noqa: E402
 
 import multigan  # noqa: E402
 from multigan.audio.features import LogMel  # noqa: E402
-from multigan.audio.hifigan import HIFIGAN_CONFIGS, HiFiGANDiscriminator  # noqa: E402
 from multigan.audio.losses import MelL1  # noqa: E402
-from multigan.audio.vocoder import Vocoder  # noqa: E402
-from multigan.audio.vocoder_data import load_clips  # noqa: E402
-from multigan.audio.vocoder_training import build_vocoder_trainer  # noqa: E402
+from multigan.audio.vocoders.data.clips import load_clips  # noqa: E402
+from multigan.audio.vocoders.discriminators.registry import build_discriminators  # noqa: E402
+from multigan.audio.vocoders.hifigan import HIFIGAN_CONFIGS  # noqa: E402
+from multigan.audio.vocoders.training import build_vocoder_trainer  # noqa: E402
+from multigan.audio.vocoders.vocoder import Vocoder  # noqa: E402
 
 REFERENCE_SECONDS = 12.0
 DEFAULT_DATA = "../shared/data/ljspeech-mini/wavs"
@@ -94,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     torch.manual_seed(0)
     clips = load_clips(resolve(args.data), 22050)
     voc = Vocoder(generator=HIFIGAN_CONFIGS[args.preset])
-    disc = HiFiGANDiscriminator()
+    disc = build_discriminators([("mpd", 1.0), ("msd", 1.0)])  # the published MPD + MSD
     cfg = multigan.TrainConfig(max_steps=10**6, batch_size=args.batch, loss="lsgan", fm_weight=2.0,
                                reuse_fakes=True, optimizer="adamw", g_lr=2e-4, d_lr=2e-4, betas=(0.8, 0.99),
                                lr_schedule="exponential", lr_decay=0.999, ema_decay=0.0, device="cpu",

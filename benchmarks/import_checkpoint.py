@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from multigan.audio.checkpoint_import import import_hifigan
-from multigan.audio.hifigan_reference import parameter_keys
+from multigan.audio.vocoders.imports.hifigan import import_hifigan
+from multigan.audio.vocoders.imports.reference import parameter_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 

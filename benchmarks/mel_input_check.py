@@ -17,8 +17,8 @@ import soundfile as sf
 import torch
 
 from multigan.audio.features import LogMel
-from multigan.audio.mel_input import diagnose, mel_statistics
-from multigan.audio.vocoder import DEFAULT_MEL
+from multigan.audio.vocoders.mel_input import diagnose, mel_statistics
+from multigan.audio.vocoders.vocoder import DEFAULT_MEL
 
 
 def main() -> None:

@@ -6,14 +6,14 @@
     python benchmarks/vocoder_compare.py --reuse --no-rtf --include vocos-cpu-melonly   # add a finished ablation run
 
 Training part: the LJ Speech clips of ``--data`` are split once (``--heldout`` clips drawn with seed 0 by
-:func:`multigan.audio.vocoder_training.split_clips`) into a training folder and a held-out folder (symlinks under
+:func:`multigan.audio.vocoders.data.corpus.split_clips`) into a training folder and a held-out folder (symlinks under
 ``--work``). The HiFi-GAN ``cpu`` preset (``recipes/ljspeech_hifigan.py``) and the Vocos ``vocos-cpu`` preset
 (``recipes/ljspeech_vocos.py``) train on the same training clips, at the same time, in two processes of one
 thread each, for ``--minutes`` of wall clock each, and validate on the held-out folder (``data.val_path``: clips
 no run ever trains on) every ``--val-every`` steps. Every validation row records wideband PESQ, the
 multi-resolution STFT distance, the mel L1 over the full band and over the input band (0-8 kHz) and the
 process CPU seconds spent training so far (``cpu_seconds``: CPU time outside validation). Griffin-Lim from the
-same mels (NNLS + 100 fast Griffin-Lim iterations, :class:`~multigan.audio.vocoder_metrics.GriffinLimBaseline`)
+same mels (NNLS + 100 fast Griffin-Lim iterations, :class:`~multigan.audio.vocoders.metrics.GriffinLimBaseline`)
 is the reference line. Results: ``benchmarks/results/vocoder_compare.json`` and ``.png``.
 
 RTF part: seconds of CPU compute per second of audio (batch 1, 10 s of audio, median of ``--repeats`` runs
@@ -44,8 +44,8 @@ METRICS = ("pesq", "mrstft", "mel_l1", "mel_l1_8k")
 
 def prepare_split(data: Path, work: Path, heldout: int) -> dict:
     """Symlink folders ``work/train`` and ``work/heldout`` (the split of :func:`split_clips`, seed 0)."""
-    from multigan.audio.dataset import audio_files
-    from multigan.audio.vocoder_training import split_clips
+    from multigan.audio.listing import audio_files
+    from multigan.audio.vocoders.data.corpus import split_clips
 
     files = audio_files(data)
     names = [p.relative_to(data).as_posix() for p in files]
@@ -161,16 +161,17 @@ def measure_rtf(threads: list[int], seconds: float, repeats: int) -> dict:
 
     import ljspeech_hifigan
     import ljspeech_vocos
-    from multigan.audio.hifigan import HIFIGAN_CONFIGS
-    from multigan.audio.vocoder import Vocoder
+    from multigan.audio.vocoders.hifigan import HIFIGAN_CONFIGS, HiFiGANConfig
+    from multigan.audio.vocoders.vocoder import Vocoder
+    from multigan.audio.vocoders.vocos import VocosConfig
 
-    hifigan_cpu = {**asdict(ljspeech_hifigan.GeneratorConfig()), **ljspeech_hifigan.PRESETS["cpu"]["generator"]}
-    vocos_cpu = {**asdict(ljspeech_vocos.GeneratorConfig()), **ljspeech_vocos.PRESETS["vocos-cpu"]["generator"]}
+    hifigan_cpu = {**asdict(HiFiGANConfig()), **ljspeech_hifigan.PRESETS["cpu"]["generator"]}
+    vocos_cpu = {**asdict(VocosConfig()), **ljspeech_vocos.PRESETS["vocos-cpu"]["generator"]}
     models = {
         "hifigan-v1": ("hifigan", dict(HIFIGAN_CONFIGS["v1"])),
         "hifigan-v3": ("hifigan", dict(HIFIGAN_CONFIGS["v3"])),
         "hifigan-cpu": ("hifigan", hifigan_cpu),
-        "vocos (published 512/1536/8)": ("vocos", asdict(ljspeech_vocos.GeneratorConfig())),
+        "vocos (published 512/1536/8)": ("vocos", asdict(VocosConfig())),
         "vocos-cpu": ("vocos", vocos_cpu),
     }
     out: dict[str, Any] = {"audio_seconds": seconds, "batch": 1, "repeats": repeats, "models": {}}

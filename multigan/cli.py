@@ -26,8 +26,8 @@ from .export import load, open_export
 #: and adds its commands. They are imported when the parser is built, so importing the core imports no modality.
 SUBCOMMANDS: tuple[str, ...] = (
     "multigan.audio.spoken_digits.cli:register",
-    "multigan.audio.vocoder:register",
-    "multigan.audio.checkpoint_import:register",
+    "multigan.audio.vocoders.cli:register",
+    "multigan.audio.vocoders.imports.cli:register",
     "multigan.text.cli:register",
 )
 

@@ -27,7 +27,11 @@ from .generator import ExportableGenerator
 __all__ = ["CLASS_ALIASES", "Export", "check_device", "check_tensors", "load", "open_export", "resolve_export_dir"]
 
 #: Class paths that older exports record, mapped to where the class lives now (a moved class keeps loading).
-CLASS_ALIASES: dict[str, str] = {}
+CLASS_ALIASES: dict[str, str] = {
+    "multigan.audio.vocoder:Vocoder": "multigan.audio.vocoders.vocoder:Vocoder",
+    "multigan.audio.hifigan:HiFiGANGenerator": "multigan.audio.vocoders.hifigan:HiFiGANGenerator",
+    "multigan.audio.vocos:VocosGenerator": "multigan.audio.vocoders.vocos:VocosGenerator",
+}
 
 
 @dataclass
@@ -192,6 +196,8 @@ def load(path: str | Path, device: str | torch.device = "cpu", allow_external: b
         raise CheckpointError(f"{export.folder / 'generator.json'}: its config does not build "
                               f"{export.class_spec}: {exc}") from None
     state = _read_tensors(export.weights)
+    if isinstance(model, ExportableGenerator):
+        model.match_export(set(state))
     check_tensors(state, model.state_dict(), export.weights, export.class_spec)
     model.load_state_dict(state)
     assets = getattr(model, "load_assets", None)

@@ -31,6 +31,10 @@ class ExportableGenerator(nn.Module):
         """Constructor arguments that rebuild this generator."""
         return dict(self.config)
 
+    def match_export(self, names: set[str]) -> None:
+        """Before an export's tensors (``names``) are checked against this model: change form if the export was
+        saved in another valid form (a vocoder folds its weight norm when the export holds folded weights)."""
+
     def sample_noise(self, batch: int, device: torch.device | str = "cpu",
                      generator: torch.Generator | None = None) -> torch.Tensor | None:
         """Latent noise for ``batch`` samples (None for purely conditional generators)."""

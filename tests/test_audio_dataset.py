@@ -1,4 +1,4 @@
-"""Tests of multigan.audio.dataset (AudioFolder and audio_files on real FSDD clips) and multigan.audio.features."""
+"""Tests of multigan.audio.dataset and .listing (AudioFolder and audio_files on real FSDD clips) and multigan.audio.features."""
 
 from __future__ import annotations
 

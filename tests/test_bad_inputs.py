@@ -153,7 +153,7 @@ RECIPE_CASES = [
     ("fsdd_wavegan", "model.upsample=linear"), ("fsdd_wavegan", "train.betas=[0.5,2.0]"),
     ("ljspeech_hifigan", "mel.hop_size=0"), ("ljspeech_hifigan", "mel.fmin=-1"), ("ljspeech_hifigan", "data.segment=-5"),
     ("ljspeech_hifigan", "data.repeats=0"), ("ljspeech_hifigan", "objective.mel_weight=-1"),
-    ("ljspeech_hifigan", "discriminator.mpd_channels_scale=0"), ("ljspeech_hifigan", "generator.upsample_rates=[8,8]"),
+    ("ljspeech_hifigan", "discriminator.mpd.channels_scale=0"), ("ljspeech_hifigan", "generator.upsample_rates=[8,8]"),
     ("coco_relgan", "data.val_fraction=1.5"), ("coco_relgan", "data.min_frequency=0"),
     ("coco_relgan", "generator.relgan.head_size=0"), ("coco_relgan", "discriminator.cnn.dropout=1"),
     ("coco_relgan", "mle.lr=0"), ("coco_relgan", "eval.samples=0"), ("coco_relgan", "train.g_lr=.nan"),
@@ -175,7 +175,7 @@ def test_every_recipe_refuses_bad_config_values(tmp_path, capsys, recipe, overri
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory) -> dict[str, Path]:
-    from multigan.audio.vocoder import Vocoder
+    from multigan.audio.vocoders.vocoder import Vocoder
     from multigan.audio.wavegan import WaveGANGenerator
     from multigan.checkpoint import export_generator
     from multigan.toy import RingGenerator
@@ -379,3 +379,105 @@ def test_a_device_this_machine_lacks_is_one_error(exports, tmp_path, capsys, dev
         err = capsys.readouterr().err
         lines = [line for line in err.splitlines() if line.startswith("error:")]
         assert len(lines) == 1 and message in lines[0] and repr(device) in lines[0] and "Traceback" not in err, err
+
+
+# --- nothing silently wrong: absurd mels, NaN imports, loosely typed imported configs ---------------------------
+
+def _one_error(argv: list[str], capsys) -> str:
+    from multigan.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err[-2000:]
+    return lines[0]
+
+
+def _mel_file(tmp_path: Path, kind: str) -> Path:
+    import numpy as np
+    frames = np.random.default_rng(0).normal(-5.0, 2.0, (80, 40)).astype(np.float32)
+    path = tmp_path / f"{kind}.npy"
+    if kind == "huge":
+        np.save(path, np.full((80, 40), 1e30, np.float32))
+    elif kind == "max":
+        np.save(path, np.full((80, 40), 3e38, np.float32))
+    elif kind == "int64":
+        np.save(path, frames.astype(np.int64))
+    elif kind == "text":
+        path = tmp_path / "mel.txt"
+        path.write_text("0.1 0.2 0.3\n")
+    return path
+
+
+@pytest.mark.parametrize("kind, message", [("huge", "value range"), ("max", "value range"), ("int64", "int64"),
+                                           ("text", "not a mel file")])
+def test_absurd_mels_are_an_error_naming_the_file(exports, tmp_path, capsys, kind, message):
+    mel = _mel_file(tmp_path, kind)
+    line = _one_error(["vocode", str(exports["voc"]), "--mel", str(mel), "-o", str(tmp_path / "o.wav")], capsys)
+    assert str(mel) in line and message in line and "pickled" not in line, line
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_a_malformed_mel_statistics_entry_in_an_export_is_one_error(exports, tmp_path, capsys):
+    import json
+    import shutil
+    run = tmp_path / "voc"
+    shutil.copytree(exports["voc"], run)
+    info = json.loads((run / "generator.json").read_text())
+    info.setdefault("meta", {})["mel_stats"] = {"mean": "x", "min": [1, 2]}
+    (run / "generator.json").write_text(json.dumps(info))
+    line = _one_error(["vocode", str(run), str(exports["ok"]), "-o", str(tmp_path / "o.wav")], capsys)
+    assert "mel_stats" in line and str(run) in line, line
+
+
+def _hifigan_reference(tmp_path: Path) -> tuple[Path, Path]:
+    from test_checkpoint_import import TINY, write_reference
+    ref = tmp_path / "ref"
+    write_reference(ref, TINY)
+    return ref / "g_00001000", ref / "config.json"
+
+
+@pytest.mark.parametrize("key, value", [("upsample_initial_channel", 32.7), ("hop_size", "256"), ("hop_size", True),
+                                        ("num_mels", -80), ("upsample_rates", [8, 8, 4.5])])
+def test_imported_hifigan_configs_are_checked_as_strictly_as_our_own(tmp_path, capsys, key, value):
+    import json
+    g, conf = _hifigan_reference(tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**json.loads(conf.read_text()), key: value}))
+    line = _one_error(["import-checkpoint", "hifigan", "--generator", str(g), "--config", str(bad), "--out",
+                       str(tmp_path / "out")], capsys)
+    assert str(bad) in line and key in line and not (tmp_path / "out").exists(), line
+    if key == "num_mels":
+        assert "keys upsample_rates" not in line
+
+
+def test_an_import_with_nan_weights_is_refused(tmp_path, capsys):
+    import torch
+    g, conf = _hifigan_reference(tmp_path)
+    state = torch.load(g, weights_only=True)
+    state["generator"] = {k: torch.full_like(v, float("nan")) for k, v in state["generator"].items()}
+    torch.save(state, g)
+    line = _one_error(["import-checkpoint", "hifigan", "--generator", str(g), "--config", str(conf), "--out",
+                       str(tmp_path / "out")], capsys)
+    assert str(g) in line and "non-finite" in line and not (tmp_path / "out").exists(), line
+
+
+@pytest.mark.parametrize("edit, key", [("dim=16.9", "dim"), ("init_args=list", "init_args"),
+                                       ("init_args=string", "init_args"), ("nan", "non-finite")])
+def test_imported_vocos_configs_and_weights_are_checked(tmp_path, capsys, edit, key):
+    import torch
+    import yaml
+    from test_vocos_import import write_vocos
+    state = write_vocos(tmp_path / "ref")
+    model, config = tmp_path / "ref" / "pytorch_model.bin", tmp_path / "ref" / "config.yaml"
+    cfg = yaml.safe_load(config.read_text())
+    if edit == "dim=16.9":
+        cfg["backbone"]["init_args"]["dim"] = 16.9
+    elif edit.startswith("init_args"):
+        cfg["backbone"]["init_args"] = [1, 2] if edit.endswith("list") else "dim=16"
+    else:
+        torch.save({k: torch.full_like(v, float("nan")) for k, v in state.items()}, model)
+    config.write_text(yaml.safe_dump(cfg))
+    line = _one_error(["import-checkpoint", "vocos", "--model", str(model), "--config", str(config), "--out",
+                       str(tmp_path / "out")], capsys)
+    assert key in line and not (tmp_path / "out").exists(), line

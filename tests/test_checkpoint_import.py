@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 import torch.nn.functional as F
 
 import multigan
-from multigan.audio.checkpoint_import import import_hifigan
-from multigan.audio.hifigan_reference import map_key, parameter_keys
+from multigan.audio.vocoders.imports.hifigan import hifigan_discriminators, import_hifigan
+from multigan.audio.vocoders.imports.reference import map_key, parameter_keys
 from multigan.checkpoint import list_checkpoints, load_checkpoint
 from multigan.cli import main as cli
 from helpers.recipes import load_recipe
@@ -187,7 +188,10 @@ def test_published_discriminators_land_every_tensor(tmp_path: Path) -> None:
     assert_lands(ref["msd"], state["discriminator"], "msd.")
     assert "opt_d" not in state and state["imported"]["reference_steps"] == 1000
     ft = (tmp_path / "run" / "finetune.yaml").read_text()
-    assert "mpd_channels_scale: 1.0" in ft and "msd_channels_scale: 1.0" in ft
+    section = yaml.safe_load(ft)["discriminator"]
+    assert section == {"use": ["mpd", "msd"], "weights": [1.0, 1.0],
+                       "mpd": {"periods": [2, 3, 5, 7, 11], "channels_scale": 1.0},
+                       "msd": {"num_scales": 3, "channels_scale": 1.0}}
 
 
 def test_optimizer_states_follow_their_parameters(tmp_path: Path) -> None:
@@ -238,7 +242,7 @@ def test_init_from_import_continues_with_its_discriminator_and_optimizers(lj_dir
     assert "both optimizer states (reference step 1000)" in printed and "--init-from" in printed
     imported = checkpoint_of(run)
 
-    import multigan.audio.vocoder_training as vt
+    import multigan.audio.vocoders.training as vt
     seen = {}
     original = vt.init_from_imported
 
@@ -281,7 +285,7 @@ def test_init_from_import_without_discriminator_says_d_starts_fresh(lj_dir: Path
     overrides = [o.format(cache=tmp_path / "cache") for o in FT]
     summary = _recipe().main(["--data", str(lj_dir), "--config", str(run / "finetune.yaml"), "--out",
                               str(tmp_path / "ft"), "--init-from", str(run), "--max-steps", "1", *overrides,
-                              "discriminator.mpd_channels_scale=0.125", "discriminator.msd_channels_scale=0.125"])
+                              "discriminator.mpd.channels_scale=0.125", "discriminator.msd.channels_scale=0.125"])
     assert summary["steps"] == 1
     err = capsys.readouterr().err
     assert "the import had no discriminator (no do_ file): D starts fresh" in err
@@ -357,10 +361,8 @@ def test_imported_discriminators_compute_what_the_reference_computes(tmp_path: P
     import_hifigan(tmp_path / "ref" / "g_00001000", tmp_path / "ref" / "config.json", tmp_path / "run",
                    tmp_path / "ref" / "do_00001000")
     imported = checkpoint_of(tmp_path / "run")
-    from multigan.audio.hifigan import HiFiGANDiscriminator
-
-    disc = HiFiGANDiscriminator(periods=[2, 3, 5, 7, 11], num_scales=3, mpd_channels=list(TINY_MPD),
-                                msd_channels=list(TINY_MSD))
+    disc = hifigan_discriminators({"periods": [2, 3, 5, 7, 11], "num_scales": 3, "mpd_channels": list(TINY_MPD),
+                                   "msd_channels": list(TINY_MSD)})
     disc.load_state_dict(imported["discriminator"])
     disc.eval()
     audio = torch.randn(1, 1, 1000, generator=torch.Generator().manual_seed(5)) * 0.3

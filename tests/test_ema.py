@@ -26,7 +26,7 @@ def _specgan():
 
 
 def _vocoder():
-    from multigan.audio.vocoder import Vocoder
+    from multigan.audio.vocoders.vocoder import Vocoder
     return Vocoder(generator={"resblock": "2", "upsample_rates": [8, 8, 4], "upsample_kernel_sizes": [16, 16, 8],
                               "upsample_initial_channel": 16, "resblock_kernel_sizes": [3],
                               "resblock_dilation_sizes": [[1, 2]]})

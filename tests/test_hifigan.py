@@ -1,4 +1,4 @@
-"""Tests for multigan.audio.hifigan (HiFi-GAN generator, MPD/MSD), its mel front end and the MR-STFT loss."""
+"""Tests for the HiFi-GAN generator (multigan.audio.vocoders.hifigan), MPD/MSD, its mel front end, the MR-STFT loss."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ import pytest
 import torch
 
 from multigan.audio.features import LogMel
-from multigan.audio.hifigan import (
+from multigan.audio.losses import multi_resolution_stft_distance
+from multigan.audio.vocoders.discriminators.mpd import MPDConfig, MultiPeriodDiscriminator
+from multigan.audio.vocoders.discriminators.msd import MSDConfig, MultiScaleDiscriminator
+from multigan.audio.vocoders.discriminators.registry import build_discriminators
+from multigan.audio.vocoders.hifigan import (
     HIFIGAN_CONFIGS,
     HiFiGANConfigError,
-    HiFiGANDiscriminator,
     HiFiGANGenerator,
-    MultiPeriodDiscriminator,
-    MultiScaleDiscriminator,
     validate_generator_config,
 )
-from multigan.audio.losses import multi_resolution_stft_distance
-from multigan.audio.vocoder import DEFAULT_MEL
+from multigan.audio.vocoders.vocoder import DEFAULT_MEL
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 LJ_WAVS = DATA_DIR / "ljspeech-mini" / "wavs"
@@ -33,7 +33,13 @@ def hifigan_mel(**changes) -> LogMel:
 
 
 # Small widths so that discriminator tests run fast on CPU.
-SMALL_D = {"mpd_channels_scale": 0.125, "msd_channels_scale": 0.125}
+SMALL_D = {"mpd_scale": 0.125, "msd_scale": 0.125}
+
+
+def mpd_msd(mpd_scale: float = 1.0, msd_scale: float = 1.0):
+    """HiFi-GAN's MPD + MSD pair, as a recipe's ``discriminator.use=[mpd,msd]`` builds it."""
+    return build_discriminators([("mpd", 1.0), ("msd", 1.0)], {"mpd": MPDConfig(channels_scale=mpd_scale),
+                                                               "msd": MSDConfig(channels_scale=msd_scale)})
 
 
 def n_params(module: torch.nn.Module) -> int:
@@ -239,7 +245,7 @@ def test_mpd_msd_structure() -> None:
     _check_structure(msd(x), 3, 9, 3)
     # MPD folds by period: the 2-D feature maps have the period as last dimension
     assert [o[0].shape[-1] for o in mpd(x)] == [2, 3, 5, 7, 11]
-    both = HiFiGANDiscriminator(**SMALL_D)
+    both = mpd_msd(**SMALL_D)
     outs = both(x, cond=torch.randn(3, 80, 8))
     _check_structure(outs[:5], 5, 7, 3)
     _check_structure(outs[5:], 3, 9, 3)
@@ -248,7 +254,7 @@ def test_mpd_msd_structure() -> None:
 
 
 def test_full_size_discriminator_structure() -> None:
-    d = HiFiGANDiscriminator()
+    d = mpd_msd()
     with torch.no_grad():
         outs = d(torch.randn(1, 1, 1024))
     _check_structure(outs[:5], 5, 7, 1)
@@ -260,8 +266,8 @@ def test_full_size_discriminator_structure() -> None:
 def test_discriminator_parameter_counts() -> None:
     with torch.device("meta"):
         mpd, msd = MultiPeriodDiscriminator(), MultiScaleDiscriminator()
-        both = HiFiGANDiscriminator()
-        small = HiFiGANDiscriminator(mpd_channels_scale=0.25, msd_channels_scale=0.25)
+        both = mpd_msd()
+        small = mpd_msd(0.25, 0.25)
     assert n_params(mpd) / 1e6 == pytest.approx(41.1, rel=0.02)
     assert n_params(msd) / 1e6 == pytest.approx(29.6, rel=0.02)
     assert n_params(both) == n_params(mpd) + n_params(msd)
@@ -270,18 +276,19 @@ def test_discriminator_parameter_counts() -> None:
 
 
 def test_discriminator_channel_options() -> None:
-    d = HiFiGANDiscriminator(mpd_channels=[4, 8, 8, 16, 16], msd_channels=[16, 16, 16, 32, 32, 32, 32])
-    assert d.mpd.channels == [4, 8, 8, 16, 16] and d.msd.channels == [16, 16, 16, 32, 32, 32, 32]
-    json.dumps(d.config)
-    rebuilt = HiFiGANDiscriminator(**d.config)
-    assert n_params(rebuilt) == n_params(d)
+    mpd = MultiPeriodDiscriminator(channels=[4, 8, 8, 16, 16])
+    msd = MultiScaleDiscriminator(channels=[16, 16, 16, 32, 32, 32, 32])
+    assert mpd.channels == [4, 8, 8, 16, 16] and msd.channels == [16, 16, 16, 32, 32, 32, 32]
+    for d, cls in ((mpd, MultiPeriodDiscriminator), (msd, MultiScaleDiscriminator)):
+        json.dumps(d.config)
+        assert n_params(cls(**d.config)) == n_params(d)
     with pytest.raises(ValueError, match="multiples of"):
         MultiScaleDiscriminator(channels=[8, 8, 16, 16, 16, 16, 16])
 
 
 def test_discriminator_backward_two_passes() -> None:
     # spectral norm updates buffers each forward: real and fake passes must still backprop
-    d = HiFiGANDiscriminator(**SMALL_D)
+    d = mpd_msd(**SMALL_D)
     real = torch.randn(2, 1, 1024)
     fake = torch.randn(2, 1, 1024, requires_grad=True)
     loss = sum(((1 - o[-1]) ** 2).mean() for o in d(real)) + sum((o[-1] ** 2).mean() for o in d(fake))
@@ -291,7 +298,7 @@ def test_discriminator_backward_two_passes() -> None:
 
 def test_bf16_autocast() -> None:
     g = HiFiGANGenerator.from_preset("v3")
-    d = HiFiGANDiscriminator(**SMALL_D)
+    d = mpd_msd(**SMALL_D)
     mel_fn = hifigan_mel()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         y = g(None, torch.randn(2, 80, 4))
@@ -407,7 +414,7 @@ def test_feature_maps_are_the_reference_ones() -> None:
     # items but the last (the flattened logits), so item -2 must be conv_post's output.
     from multigan.regularizers import feature_matching_loss
 
-    d = HiFiGANDiscriminator(**SMALL_D)
+    d = mpd_msd(**SMALL_D)
     real, fake = torch.randn(2, 1, 1024), torch.randn(2, 1, 1024)
     with torch.no_grad():
         r_out, f_out = d(real), d(fake)

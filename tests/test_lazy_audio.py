@@ -12,12 +12,14 @@ import torch
 
 import multigan
 from multigan.audio.corpus_index import build_index
-from multigan.audio.hifigan import HiFiGANDiscriminator
 from multigan.audio.io import load_audio
-from multigan.audio.lazy_audio import ClipReader, LazySegmentDataset
-from multigan.audio.vocoder import Vocoder
-from multigan.audio.vocoder_data import SegmentDataset, load_clips
-from multigan.audio.vocoder_training import build_vocoder_trainer
+from multigan.audio.vocoders.data.clips import SegmentDataset, load_clips
+from multigan.audio.vocoders.data.lazy import ClipReader, LazySegmentDataset
+from multigan.audio.vocoders.discriminators.combined import CombinedDiscriminator
+from multigan.audio.vocoders.discriminators.mpd import MultiPeriodDiscriminator
+from multigan.audio.vocoders.discriminators.msd import MultiScaleDiscriminator
+from multigan.audio.vocoders.training import build_vocoder_trainer
+from multigan.audio.vocoders.vocoder import Vocoder
 from multigan.data import BatchSource
 
 RATE = 22050
@@ -25,8 +27,12 @@ MEL = {"sample_rate": RATE, "n_fft": 1024, "hop_size": 256, "win_size": 1024, "n
        "fmax": 8000.0}
 TINY_G = {"resblock": "2", "upsample_rates": [8, 8, 4], "upsample_kernel_sizes": [16, 16, 8],
           "upsample_initial_channel": 8, "resblock_kernel_sizes": [3], "resblock_dilation_sizes": [[1]]}
-TINY_D = {"mpd_channels": [4, 4, 8, 8, 8], "msd_channels": [16, 16, 16, 16, 16, 16, 16], "periods": [2],
-          "num_scales": 1}
+
+
+def tiny_discriminator() -> CombinedDiscriminator:
+    """A narrow MPD (period 2) + MSD (1 scale), named as a recipe's ``discriminator.use=[mpd,msd]``."""
+    return CombinedDiscriminator({"mpd": MultiPeriodDiscriminator([2], [4, 4, 8, 8, 8]),
+                                  "msd": MultiScaleDiscriminator(1, [16, 16, 16, 16, 16, 16, 16])})
 
 
 def noise_clip(seconds: float, rate: int, seed: int, amp: float) -> np.ndarray:
@@ -142,7 +148,7 @@ def tiny_trainer(index, run_dir: Path, max_steps: int, workers: int) -> multigan
     cfg.validate()
     vocoder = Vocoder(generator=TINY_G)
     crops = LazySegmentDataset(ClipReader(index, normalize=True), [0, 1, 2, 3, 4], 1024, vocoder.config["mel"])
-    return build_vocoder_trainer(vocoder, HiFiGANDiscriminator(**TINY_D), cfg, crops, run_dir, segment=1024)
+    return build_vocoder_trainer(vocoder, tiny_discriminator(), cfg, crops, run_dir, segment=1024)
 
 
 def weights(trainer: multigan.Trainer) -> dict[str, torch.Tensor]:

@@ -16,10 +16,11 @@ from safetensors.torch import save_file
 
 import multigan
 from multigan.audio.features import LogMel
-from multigan.audio.gta_data import AlignedMelDataset, load_aligned_mels
-from multigan.audio.mel_input import MelFileError, MelInputWarning, diagnose, mel_statistics, read_mel_file
-from multigan.audio.vocoder import DEFAULT_MEL, Vocoder
-from multigan.audio.vocoder_data import VocoderDataError
+from multigan.audio.vocoders.data.aligned import AlignedMelDataset, load_aligned_mels
+from multigan.audio.vocoders.data.clips import VocoderDataError
+from multigan.audio.vocoders.mel_input import (MelFileError, MelInputWarning, diagnose, mel_statistics,
+                                               read_mel_file)
+from multigan.audio.vocoders.vocoder import DEFAULT_MEL, Vocoder
 from multigan.checkpoint import export_generator
 from multigan.cli import main as cli
 from helpers.recipes import load_recipe
@@ -232,8 +233,9 @@ def test_recipe_trains_on_aligned_mels_and_stores_their_statistics(tmp_path: Pat
         else:
             np.save(mels / f"{path.stem}.npy", mel.numpy())
     tiny = ["generator.upsample_initial_channel=16", "generator.resblock_kernel_sizes=[3]",
-            "generator.resblock_dilation_sizes=[[1,2]]", "discriminator.periods=[2]", "discriminator.num_scales=1",
-            "discriminator.mpd_channels_scale=0.125", "discriminator.msd_channels_scale=0.125", "data.segment=2048",
+            "generator.resblock_dilation_sizes=[[1,2]]", "discriminator.mpd.periods=[2]",
+            "discriminator.msd.num_scales=1", "discriminator.mpd.channels_scale=0.125",
+            "discriminator.msd.channels_scale=0.125", "data.segment=2048",
             "data.val_clips=1", "train.batch_size=2", "train.val_every=2", "train.adv_start_step=1",
             "train.progress=false", "eval.griffin_lim=false", "eval.pesq=false", f"data.index_cache={tmp_path / 'c'}",
             f"data.mel_path={mels}"]

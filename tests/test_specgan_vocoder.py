@@ -11,7 +11,7 @@ import multigan
 from multigan.audio.features import LogMel
 from multigan.audio.io import load_audio
 from multigan.audio.specgan import SpecGANGenerator
-from multigan.audio.vocoder import Vocoder
+from multigan.audio.vocoders.vocoder import Vocoder
 from multigan.checkpoint import export_generator
 from multigan.cli import main as cli_main
 

@@ -13,13 +13,19 @@ import torch
 
 import multigan
 from multigan.audio.features import LogMagSpectrogram, LogMel, griffin_lim
-from multigan.audio.hifigan import HiFiGANConfigError, HiFiGANDiscriminator, HiFiGANGenerator
 from multigan.audio.losses import MelL1, mel_l1, stft_loss
-from multigan.audio.vocoder import (DEFAULT_MEL, GENERATORS, Vocoder, VocoderConfigError, check_generator_config,
-                                    mel_settings, register)
-from multigan.audio.vocoder_data import SegmentDataset, VocoderDataError, load_clips, validation_clips
-from multigan.audio.vocoder_metrics import GriffinLimBaseline, VocoderValidator, pesq_wb
-from multigan.audio.vocoder_training import build_vocoder_trainer, split_clips
+from multigan.audio.vocoders.cli import register
+from multigan.audio.vocoders.data.clips import SegmentDataset, VocoderDataError, load_clips, validation_clips
+from multigan.audio.vocoders.data.corpus import split_clips
+from multigan.audio.vocoders.discriminators.combined import CombinedDiscriminator
+from multigan.audio.vocoders.discriminators.mpd import MultiPeriodDiscriminator
+from multigan.audio.vocoders.discriminators.msd import MultiScaleDiscriminator
+from multigan.audio.vocoders.hifigan import HiFiGANConfigError, HiFiGANGenerator
+from multigan.audio.vocoders.metrics import GriffinLimBaseline, VocoderValidator, pesq_wb
+from multigan.audio.vocoders.registry import GENERATORS
+from multigan.audio.vocoders.training import build_vocoder_trainer
+from multigan.audio.vocoders.vocoder import (DEFAULT_MEL, Vocoder, VocoderConfigError, check_generator_config,
+                                             mel_settings)
 from multigan.checkpoint import export_generator
 from multigan.errors import MultiganError
 from multigan.generator import ExportableGenerator
@@ -30,8 +36,12 @@ REPO = Path(__file__).resolve().parents[1]
 # A tiny V3-style vocoder at the published mel settings (hop 256): fast on one CPU thread.
 TINY_G = {"resblock": "2", "upsample_rates": [8, 8, 4], "upsample_kernel_sizes": [16, 16, 8],
           "upsample_initial_channel": 16, "resblock_kernel_sizes": [3], "resblock_dilation_sizes": [[1, 2]]}
-TINY_D = {"mpd_channels": [4, 8, 16, 16, 16], "msd_channels": [16, 16, 16, 32, 32, 32, 32], "periods": [2, 3],
-          "num_scales": 2}
+
+
+def tiny_discriminator() -> CombinedDiscriminator:
+    """A narrow MPD (periods 2, 3) + MSD (2 scales), named as a recipe's ``discriminator.use=[mpd,msd]``."""
+    return CombinedDiscriminator({"mpd": MultiPeriodDiscriminator([2, 3], [4, 8, 16, 16, 16]),
+                                  "msd": MultiScaleDiscriminator(2, [16, 16, 16, 32, 32, 32, 32])})
 
 
 @pytest.fixture(autouse=True)
@@ -133,8 +143,9 @@ def test_exports_from_before_the_registry_load_as_hifigan(tmp_path: Path) -> Non
     export_generator(voc, tmp_path / "export")
     info_file = tmp_path / "export" / "generator.json"
     info = json.loads(info_file.read_text())
-    assert info["class"] == "multigan.audio.vocoder:Vocoder"
+    assert info["class"] == "multigan.audio.vocoders.vocoder:Vocoder"
     del info["config"]["generator_class"]  # what exports written before the registry hold
+    info["class"] = "multigan.audio.vocoder:Vocoder"  # ... and before the vocoders package (CLASS_ALIASES)
     info_file.write_text(json.dumps(info))
     loaded = multigan.load(tmp_path)
     assert isinstance(loaded.net, HiFiGANGenerator) and loaded.config == voc.config
@@ -263,7 +274,7 @@ def test_griffin_lim_baseline_is_at_least_as_good_as_librosa(lj_dir: Path) -> No
     momentum Griffin-Lim iterations) on the same mel of a real 3 s clip: no worse on the full-band mel L1."""
     import librosa
 
-    from multigan.audio.vocoder_metrics import clip_metrics
+    from multigan.audio.vocoders.metrics import clip_metrics
 
     name, wav = load_clips(lj_dir, 22050)[2]
     wav = wav[: (wav.shape[0] // 256) * 256]
@@ -292,7 +303,7 @@ def test_few_real_steps_reduce_mel_l1(lj_dir: Path, tmp_path: Path) -> None:
     cfg = multigan.TrainConfig(max_steps=20, batch_size=2, loss="lsgan", fm_weight=2.0, reuse_fakes=True,
                                optimizer="adamw", g_lr=5e-3, d_lr=2e-4, betas=(0.8, 0.99), ema_decay=0.0,
                                adv_start_step=16, device="cpu", val_every=0, progress=False)
-    trainer = build_vocoder_trainer(voc, HiFiGANDiscriminator(**TINY_D), cfg, clips, tmp_path, segment=4096, repeats=2)
+    trainer = build_vocoder_trainer(voc, tiny_discriminator(), cfg, clips, tmp_path, segment=4096, repeats=2)
     vclips = validation_clips([(n, w[:22050]) for n, w in clips], DEFAULT_MEL)
     validator = VocoderValidator(vclips, DEFAULT_MEL, with_pesq=False)
 
@@ -316,7 +327,7 @@ def test_bf16_training_step(lj_dir: Path, tmp_path: Path) -> None:
     clips = load_clips(lj_dir, 22050)[:2]
     cfg = multigan.TrainConfig(max_steps=2, batch_size=2, loss="lsgan", fm_weight=2.0, reuse_fakes=True,
                                mixed_precision="bf16", ema_decay=0.0, device="cpu", val_every=0, progress=False)
-    trainer = build_vocoder_trainer(tiny_vocoder(), HiFiGANDiscriminator(**TINY_D), cfg, clips, tmp_path, segment=2048)
+    trainer = build_vocoder_trainer(tiny_vocoder(), tiny_discriminator(), cfg, clips, tmp_path, segment=2048)
     losses = trainer.train_step()
     assert set(losses) == {"d_adv", "g_adv", "g_fm", "g_mel_l1"} and all(np.isfinite(list(losses.values())))
 
@@ -331,11 +342,11 @@ def test_optional_multi_resolution_stft_loss(lj_dir: Path, tmp_path: Path) -> No
     clips = load_clips(lj_dir, 22050)[:2]
     cfg = multigan.TrainConfig(max_steps=1, batch_size=2, ema_decay=0.0, adv_start_step=5, device="cpu",
                                val_every=0, progress=False)
-    trainer = build_vocoder_trainer(tiny_vocoder(), HiFiGANDiscriminator(**TINY_D), cfg, clips, tmp_path / "a",
+    trainer = build_vocoder_trainer(tiny_vocoder(), tiny_discriminator(), cfg, clips, tmp_path / "a",
                             segment=2048, stft_weight=2.5)
     losses = trainer.train_step()
     assert set(losses) == {"g_mel_l1", "g_mrstft"} and 2.5 * 0.5 < losses["g_mrstft"] < 2.5 * 10
-    plain = build_vocoder_trainer(tiny_vocoder(), HiFiGANDiscriminator(**TINY_D), cfg, clips, tmp_path / "b",
+    plain = build_vocoder_trainer(tiny_vocoder(), tiny_discriminator(), cfg, clips, tmp_path / "b",
                                   segment=2048)
     assert set(plain.train_step()) == {"g_mel_l1"}
 
@@ -351,7 +362,7 @@ def test_mel_l1_loss_uses_full_band_and_no_real_graph(lj_dir: Path, tmp_path: Pa
     assert loss(real, {"real": real}).item() == 0.0
     # the trainer's mel loss is the full-band one (loss_fmax=None, as published), not the 0-8 kHz input mel
     cfg = multigan.TrainConfig(max_steps=1, batch_size=2, ema_decay=0.0, device="cpu", val_every=0, progress=False)
-    trainer = build_vocoder_trainer(tiny_vocoder(), HiFiGANDiscriminator(**TINY_D), cfg, load_clips(lj_dir, 22050),
+    trainer = build_vocoder_trainer(tiny_vocoder(), tiny_discriminator(), cfg, load_clips(lj_dir, 22050),
                                     tmp_path, segment=2048)
     mel_loss = trainer.extra_losses[0].fn
     fake = fake.detach()
@@ -383,9 +394,9 @@ def test_recipe_end_to_end_and_resume(lj_dir: Path, tmp_path: Path) -> None:
     recipe = _recipe()
     out = tmp_path / "run"
     tiny = ["generator.upsample_initial_channel=16", "generator.resblock_kernel_sizes=[3]",
-            "generator.resblock_dilation_sizes=[[1,2]]", "discriminator.periods=[2,3]",
-            "discriminator.num_scales=2", "discriminator.mpd_channels_scale=0.125",
-            "discriminator.msd_channels_scale=0.125", "data.segment=2048", "data.val_clips=1", "data.repeats=2",
+            "generator.resblock_dilation_sizes=[[1,2]]", "discriminator.mpd.periods=[2,3]",
+            "discriminator.msd.num_scales=2", "discriminator.mpd.channels_scale=0.125",
+            "discriminator.msd.channels_scale=0.125", "data.segment=2048", "data.val_clips=1", "data.repeats=2",
             "train.batch_size=2", "train.val_every=2", "train.ckpt_every=2", "train.adv_start_step=2",
             "train.progress=false", "eval.griffin_lim_iters=4", "eval.pesq=false"]
     summary = recipe.main(["--data", str(lj_dir), "--out", str(out), "--max-steps", "2", *tiny])

@@ -16,11 +16,15 @@ import torch.nn.functional as F
 
 import multigan
 from multigan.audio.features import LogMel
-from multigan.audio.hifigan import MultiPeriodDiscriminator
 from multigan.audio.losses import MultiScaleMelL1
-from multigan.audio.stft_discriminator import CombinedDiscriminator, MultiResolutionDiscriminator
-from multigan.audio.vocoder import GENERATORS, Vocoder, VocoderConfigError, check_generator_config, register
-from multigan.audio.vocos import VocosConfigError, VocosGenerator, istft_same
+from multigan.audio.vocoders.cli import register
+from multigan.audio.vocoders.discriminators.combined import CombinedDiscriminator
+from multigan.audio.vocoders.discriminators.mpd import MultiPeriodDiscriminator
+from multigan.audio.vocoders.discriminators.mrd import MultiResolutionDiscriminator
+from multigan.audio.vocoders.registry import GENERATORS
+from multigan.audio.vocoders.training import build_models
+from multigan.audio.vocoders.vocoder import Vocoder, VocoderConfigError, check_generator_config
+from multigan.audio.vocoders.vocos import VocosConfig, VocosConfigError, VocosGenerator, istft_same
 from multigan.errors import MultiganError
 from multigan.losses import discriminator_loss, generator_loss
 from multigan.regularizers import feature_matching_loss
@@ -175,7 +179,7 @@ def test_multiscale_mel_loss() -> None:
 
 
 TINY_RECIPE = ["generator.dim=16", "generator.intermediate_dim=32", "generator.num_layers=2",
-               "discriminator.periods=[2,3]", "discriminator.resolutions=[[256,64,256],[512,128,512]]",
+               "discriminator.mpd.periods=[2,3]", "discriminator.mrd.resolutions=[[256,64,256],[512,128,512]]",
                "data.segment=2048", "data.val_clips=1", "data.repeats=2", "train.batch_size=2", "train.val_every=2",
                "train.ckpt_every=2", "train.adv_start_step=2", "train.progress=false", "eval.griffin_lim=false",
                "eval.pesq=false", "train.max_minutes=0"]
@@ -223,7 +227,7 @@ def test_recipe_presets_and_config_error(tmp_path: Path, capsys) -> None:
     assert published["train"]["loss"] == "hinge" and published["train"]["g_lr"] == 5e-4
     assert published["train"]["betas"] == [0.8, 0.9] and published["train"]["lr_schedule"] == "cosine"
     assert published["train"]["batch_size"] == 16 and published["data"]["segment"] == 16384
-    assert recipe.GeneratorConfig() == recipe.GeneratorConfig(512, 1536, 8, None)
+    assert recipe.VocosRecipeConfig().generator == VocosConfig(512, 1536, 8, None)
     assert recipe.PRESETS["vocos-cpu"]["train"]["max_minutes"] == 30.0
     with pytest.raises(SystemExit) as info:
         recipe.main(["--data", str(tmp_path), "--out", str(tmp_path / "run"), "generator.n_fft=300"])
@@ -249,11 +253,13 @@ def test_held_out_folder_errors_name_the_key(lj_dir: Path, tmp_path: Path, capsy
 def test_hifigan_recipe_can_add_the_mrd() -> None:
     ljspeech_hifigan = load_recipe("ljspeech_hifigan")
     cfg = ljspeech_hifigan.HiFiGANRecipeConfig()
-    cfg.discriminator.mpd_channels_scale = cfg.discriminator.msd_channels_scale = 0.125
-    _, plain = ljspeech_hifigan.build_models(cfg)
-    cfg.discriminator.mrd, cfg.discriminator.mrd_channels_scale, cfg.discriminator.mrd_weight = True, 0.125, 0.1
-    _, combined = ljspeech_hifigan.build_models(cfg)
-    assert isinstance(combined, CombinedDiscriminator) and combined.weights == [1.0, 0.1]
+    cfg.discriminator.mpd.channels_scale = cfg.discriminator.msd.channels_scale = 0.125
+    _, plain = build_models(cfg)
+    assert plain.names == ["mpd", "msd"] and plain.weights == [1.0, 1.0]
+    cfg.discriminator.use, cfg.discriminator.weights = ["mpd", "msd", "mrd"], [1.0, 1.0, 0.1]
+    cfg.discriminator.mrd.channels_scale = 0.125
+    _, combined = build_models(cfg)
+    assert isinstance(combined, CombinedDiscriminator) and combined.weights == [1.0, 1.0, 0.1]
     with torch.no_grad():
         assert len(plain(torch.randn(1, 1, 4096))) == 8 and len(combined(torch.randn(1, 1, 4096))) == 11
 

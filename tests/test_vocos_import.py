@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 import multigan
-from multigan.audio.vocoder import Vocoder
-from multigan.audio.vocos_import import import_vocos, map_vocos_key, read_vocos_config
+from multigan.audio.vocoders.vocoder import Vocoder
+from multigan.audio.vocoders.imports.vocos import import_vocos, map_vocos_key, read_vocos_config
 from multigan.checkpoint import list_checkpoints, load_checkpoint
 from multigan.cli import main as cli
 

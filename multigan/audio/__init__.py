@@ -3,8 +3,9 @@
 ``multigan.audio.features`` (torchaudio) is not imported here; import it where it is needed.
 """
 
-from .dataset import AUDIO_EXTENSIONS, AudioDatasetError, AudioFolder, audio_files
+from .dataset import AudioFolder
 from .io import AudioFileError, info, load_audio, save_wav, save_wavs
+from .listing import AUDIO_EXTENSIONS, AudioDatasetError, audio_files
 
 __all__ = [
     "AUDIO_EXTENSIONS",

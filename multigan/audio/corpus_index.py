@@ -6,7 +6,7 @@ to store its peak at the training rate, so a crop read later is normalised exact
 would be. The results are cached in a JSON file keyed by each file's path, size and modification time:
 a second run or a resume re-reads nothing, and a changed file invalidates only its own entry.
 
-A corpus is a folder (searched with :func:`~multigan.audio.dataset.audio_files`), a text file listing
+A corpus is a folder (searched with :func:`~multigan.audio.listing.audio_files`), a text file listing
 paths (one a line, relative to the list's folder; blank lines and ``#`` comments ignored) or an
 LJ-Speech-style ``metadata.csv`` (``id|text|normalized`` lines, clips in ``wavs/`` beside it).
 
@@ -32,8 +32,8 @@ import numpy as np
 
 from ..errors import MultiganError
 from ..files import write_atomically
-from .dataset import AUDIO_EXTENSIONS, audio_files, listing
-from .io import AudioFileError, info, load_audio
+from .io import AudioFileError, _wav_truncation, info, load_audio
+from .listing import AUDIO_EXTENSIONS, audio_files, listing
 
 __all__ = ["CACHE_VERSION", "CorpusIndex", "CorpusIndexError", "build_index", "cache_file_for", "corpus_files",
            "default_cache_dir", "file_facts", "frames_at", "peak_key"]
@@ -198,8 +198,6 @@ def _probe(path: str, peak_rate: Optional[int], mono: str) -> dict:
 
     Runs in the index's worker processes.
     """
-    from .io import _wav_truncation  # the truncation check load_audio also applies
-
     try:
         meta = info(path)
         out: dict = {"frames": meta.frames, "rate": meta.sample_rate, "channels": meta.channels}

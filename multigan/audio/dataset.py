@@ -10,7 +10,6 @@ import logging
 import math
 import os
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Hashable, Iterable, Mapping, Sequence, Union
@@ -19,8 +18,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import MultiganError
+from .corpus_index import cache_file_for, file_facts, frames_at, peak_key
 from .io import load_audio
+from .listing import AUDIO_EXTENSIONS, AudioDatasetError, audio_files, listing, suffixes
 
 __all__ = ["AUDIO_EXTENSIONS", "AudioDatasetError", "AudioFolder", "AudioItem", "audio_files", "listing"]
 
@@ -29,54 +29,7 @@ Label = Union[int, str]
 
 logger = logging.getLogger("multigan")
 
-#: File endings that count as audio unless a caller says otherwise (matched case-insensitively).
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
-
-#: Audio formats soundfile cannot read: files with these endings are named in a warning, never silently left out.
-UNREADABLE_AUDIO = (".m4a", ".aac", ".wma", ".opus", ".webm", ".mp4", ".amr")
-
-#: How many bad files an error or warning lists before summarising the rest.
-MAX_LISTED = 50
-
 _CROPS = ("pad", "random")
-
-
-class AudioDatasetError(MultiganError, ValueError):
-    """A dataset that cannot be built; ``bad`` holds ``(path, reason)`` for every unusable file."""
-
-    def __init__(self, message: str, bad: Sequence[tuple[Path, str]] = ()) -> None:
-        self.bad = list(bad)
-        super().__init__(message)
-
-
-def _suffixes(extensions: Iterable[str]) -> tuple[str, ...]:
-    """Extensions lower-cased, each with its leading dot."""
-    return tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
-
-
-def audio_files(root: PathLike, extensions: Iterable[str] = AUDIO_EXTENSIONS, *, recursive: bool = True) -> list[Path]:
-    """The files under ``root`` whose names end in one of ``extensions`` (case-insensitive), sorted by their
-    path relative to ``root``; only the files directly in ``root`` when ``recursive`` is False.
-
-    A missing folder gives an empty list: callers say what is wrong in their own terms. Audio files left out
-    because of their ending (another format, or one of :data:`UNREADABLE_AUDIO`) are counted in a warning.
-    """
-    root = Path(root)
-    suffixes = _suffixes(extensions)
-    candidates = root.rglob("*") if recursive else root.glob("*")
-    files, skipped = [], Counter()
-    for path in candidates:
-        name = path.name.lower()
-        if name.endswith(suffixes):
-            if path.is_file():
-                files.append(path)
-        elif name.endswith(AUDIO_EXTENSIONS + UNREADABLE_AUDIO) and path.is_file():
-            skipped[path.suffix.lower()] += 1
-    if skipped:
-        counts = ", ".join(f"{n} {ext}" for ext, n in sorted(skipped.items()))
-        logger.warning("%s: left out %s file(s) (read here: %s); convert them to WAV or FLAC to use them", root,
-                       counts, " ".join(suffixes))
-    return sorted(files, key=lambda p: p.as_posix())  # all share root's prefix: the relative-path order, fast
 
 
 @dataclass(frozen=True)
@@ -165,7 +118,7 @@ class AudioFolder(Dataset):
         self.option_prefix = option_prefix
         self.index_cache, self.index_workers = index_cache, int(index_workers)
         self.skip_bad = bool(skip_bad)
-        self.extensions = _suffixes(extensions)
+        self.extensions = suffixes(extensions)
         self._pattern = _compile_pattern(label_pattern)
         self._split_fn = split_fn
 
@@ -296,8 +249,6 @@ class AudioFolder(Dataset):
     def _load_all(self, selected: list[tuple[Path, dict[str, str], int | None]], bad: list[tuple[Path, str]]) -> None:
         """Check every selected file from its corpus-index entry (decoded once, then cached), filling ``items``;
         with ``cache`` the kept clips are then decoded into memory."""
-        from .corpus_index import cache_file_for, file_facts, frames_at, peak_key  # it imports this module
-
         paths = [str(path) for path, _, _ in selected]
         facts, _ = file_facts(paths, self.sample_rate, peaks=True, workers=self.index_workers,
                               cache_file=cache_file_for(self.root, self.index_cache))
@@ -394,15 +345,6 @@ def _compile_pattern(label_pattern: str | re.Pattern[str] | None) -> re.Pattern[
     if "label" not in pattern.groupindex:
         raise ValueError(f"AudioFolder: label_pattern {pattern.pattern!r} needs a named group (?P<label>...)")
     return pattern
-
-
-def listing(lines: Sequence[str], indent: str = "  ") -> str:
-    """``lines`` one per line, each indented, at most :data:`MAX_LISTED` of them, then "... and N more": how
-    every bad-file report of the audio package lists its files."""
-    shown = [f"{indent}{line}" for line in lines[:MAX_LISTED]]
-    if len(lines) > MAX_LISTED:
-        shown.append(f"{indent}... and {len(lines) - MAX_LISTED} more")
-    return "\n".join(shown)
 
 
 def _format_bad(bad: list[tuple[Path, str]], root: Path) -> str:

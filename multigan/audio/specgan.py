@@ -91,14 +91,14 @@ class SpecGANGenerator(AudioGenerator):
     def vocoder_mel_settings(self) -> dict:
         """The mel front end a neural vocoder must have been trained with to invert this SpecGAN.
 
-        These are :class:`~multigan.audio.vocoder.Vocoder` ``mel`` settings (recipe overrides ``mel.KEY=VALUE``):
+        These are :class:`~multigan.audio.vocoders.vocoder.Vocoder` ``mel`` settings (recipe overrides ``mel.KEY=VALUE``):
         the same rate, FFT, hop, Hann window of ``n_fft`` samples and ``size`` Slaney mels over the full band.
         """
         return {"sample_rate": self.sample_rate, "n_fft": self.n_fft, "hop_size": self.hop, "win_size": self.n_fft,
                 "n_mels": self.size, "fmin": 0.0, "fmax": None}
 
     def use_vocoder(self, vocoder: nn.Module | None) -> None:
-        """Invert with a trained :class:`~multigan.audio.vocoder.Vocoder` instead of Griffin-Lim (None: back to
+        """Invert with a trained :class:`~multigan.audio.vocoders.vocoder.Vocoder` instead of Griffin-Lim (None: back to
         Griffin-Lim).
 
         The vocoder must have been trained on this SpecGAN's features (:meth:`vocoder_mel_settings`); anything

@@ -9,7 +9,9 @@ STFT frames into exactly ``frames * hop_size`` samples. That is why it is fast o
   final LayerNorm. Published mel configuration: ``dim=512, intermediate_dim=1536, num_layers=8``.
 * :class:`ISTFTHead` -- linear to ``n_fft + 2`` channels: magnitude ``min(exp(x), 100)``, phase ``p`` through
   ``cos p + i sin p``; then :func:`istft_same`.
-* :class:`VocosGenerator` -- the registered family (``"vocos"`` in :data:`multigan.audio.vocoder.GENERATORS`).
+* :class:`VocosGenerator` -- the registered family (``"vocos"`` in
+  :data:`multigan.audio.vocoders.registry.GENERATORS`).
+* :class:`VocosConfig` -- the typed ``generator`` section of a vocoder recipe (default: the published backbone).
 
 Framing: STFT frame ``t`` covers output samples ``[t*hop - pad_left, t*hop - pad_left + n_fft)`` with
 ``pad_left = (n_fft - hop) // 2``, i.e. it is centred on ``t*hop + hop/2`` -- the same centre as frame ``t`` of
@@ -17,17 +19,19 @@ the vocoder's mel front end (:class:`~multigan.audio.features.LogMel`, HiFi-GAN 
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import MultiganError
-from ..generator import ExportableGenerator
+from ...config import AtLeastOne
+from ...errors import MultiganError
+from ...generator import ExportableGenerator
 
-__all__ = ["ConvNeXtBlock", "ISTFTHead", "VOCOS_CONFIGS", "VocosBackbone", "VocosConfigError", "VocosGenerator",
-           "istft_same"]
+__all__ = ["ConvNeXtBlock", "ISTFTHead", "VOCOS_CONFIGS", "VocosBackbone", "VocosConfig", "VocosConfigError",
+           "VocosGenerator", "istft_same"]
 
 #: The published mel-spectrogram Vocos backbone (``configs/vocos.yaml`` of the reference).
 VOCOS_CONFIGS: dict[str, dict[str, int]] = {
@@ -40,6 +44,24 @@ MAX_MAGNITUDE = 1e2
 
 class VocosConfigError(MultiganError, ValueError):
     """Inconsistent Vocos generator settings."""
+
+
+@dataclass
+class VocosConfig:
+    """Vocos backbone and head (default: the published mel configuration); n_fft None = 4 * mel.hop_size.
+
+    The ``generator`` section of a vocoder recipe; ``n_mels`` and ``hop_size`` come from its ``mel`` section.
+    """
+
+    #: The family's name in :data:`multigan.audio.vocoders.registry.GENERATORS`.
+    family: ClassVar[str] = "vocos"
+    #: The config keys a failed check names.
+    keys: ClassVar[str] = "generator.n_fft, mel.hop_size"
+
+    dim: Annotated[int, AtLeastOne] = 512
+    intermediate_dim: Annotated[int, AtLeastOne] = 1536
+    num_layers: Annotated[int, AtLeastOne] = 8
+    n_fft: Optional[int] = None
 
 
 def _same_padding(n_fft: int, hop: int) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from typing import Any, Union
 
 import torch
 
-from .. import checkpoint as ckpt
+from ... import checkpoint as ckpt
 
 __all__ = ["imported_checkpoint", "init_from_imported"]
 

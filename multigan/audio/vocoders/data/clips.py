@@ -19,10 +19,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..errors import MultiganError
-from .dataset import AUDIO_EXTENSIONS, audio_files, listing
-from .features import LogMel
-from .io import AudioFileError, load_audio
+from ....errors import MultiganError
+from ...features import LogMel
+from ...io import AudioFileError, load_audio
+from ...listing import AUDIO_EXTENSIONS, audio_files, listing
 
 __all__ = ["Clip", "SegmentDataset", "ValidationClip", "VocoderDataError", "load_clips", "validation_clips"]
 

@@ -5,7 +5,7 @@ mel file per clip, aligned with the audio. Fine-tuning the vocoder on those mels
 from the audio teaches it the acoustic model's blur, the usual cure for buzz on synthesised speech.
 
 Layout (``data.mel_path=DIR``): for the clip ``sub/LJ001-0001.wav`` of ``data.path``, the mel is
-``DIR/sub/LJ001-0001`` + one of :data:`~multigan.audio.mel_input.MEL_EXTENSIONS` (``.npy`` first), shaped
+``DIR/sub/LJ001-0001`` + one of :data:`~multigan.audio.vocoders.mel_input.MEL_EXTENSIONS` (``.npy`` first), shaped
 ``[n_mels, frames]`` or ``[frames, n_mels]``, natural-log mels on the vocoder's settings.
 
 Frame counts: a clip of ``T`` samples has ``n = T // hop`` whole frames; its mel file may hold ``n - 1``,
@@ -22,10 +22,10 @@ from typing import Any, Mapping, Optional, Sequence
 import torch
 from torch import Tensor
 
-from ..errors import MultiganError
-from .dataset import listing
-from .mel_input import MEL_EXTENSIONS, read_mel_file
-from .vocoder_data import SegmentDataset, VocoderDataError
+from ....errors import MultiganError
+from ...listing import listing
+from ..mel_input import MEL_EXTENSIONS, read_mel_file
+from .clips import SegmentDataset, VocoderDataError
 
 __all__ = ["AlignedMelDataset", "FRAME_TOLERANCE", "aligned_crops", "find_mel_file", "load_aligned_mels"]
 
@@ -81,7 +81,8 @@ def load_aligned_mels(mel_dir: str | Path, names: Sequence[str], samples: Sequen
 class AlignedMelDataset(SegmentDataset):
     """Random aligned crops: ``segment`` samples of a clip and the ``segment // hop`` mel frames over them.
 
-    ``reader`` reads clips by row (:class:`~multigan.audio.lazy_audio.ClipReader`: ``read(row, start, length)``).
+    ``reader`` reads clips by row (:class:`~multigan.audio.vocoders.data.lazy.ClipReader`:
+    ``read(row, start, length)``).
 
     Item ``i`` uses clip ``rows[i % len(rows)]``; the start frame is drawn from torch's global RNG (seeded per
     batch by the trainer's data source). A clip shorter than ``segment`` is zero-padded and its mel padded with
@@ -119,7 +120,7 @@ class AlignedMelDataset(SegmentDataset):
 
 
 def aligned_crops(corpus: Any, data: Any, mel_cfg: Mapping[str, Any]) -> AlignedMelDataset:
-    """The training dataset of a :class:`~multigan.audio.vocoder_corpus.VocoderCorpus` with ``data.mel_path``.
+    """The training dataset of a :class:`~multigan.audio.vocoders.data.corpus.VocoderCorpus` with ``data.mel_path``.
 
     Raises:
         VocoderDataError: ``data.normalize`` is on, or mel files are missing or do not match (one error).

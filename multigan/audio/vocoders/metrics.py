@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .features import LogMel
-from .io import resample, save_wav
-from .losses import mel_l1, multi_resolution_stft_distance
-from .vocoder_data import ValidationClip
+from ..features import LogMel
+from ..io import resample, save_wav
+from ..losses import mel_l1, multi_resolution_stft_distance
+from .data.clips import ValidationClip
 
 __all__ = [
     "PESQ_RATE",

@@ -3,7 +3,7 @@
 * :func:`read_mel_file` reads ``.npy``, ``.safetensors`` or a torch file (``weights_only=True``) and returns
   ``[n_mels, frames]``, recognising ``[frames, n_mels]`` by the vocoder's band count.
 * :func:`mel_statistics` summarises the mels a vocoder was trained on (per-band mean, minimum and maximum,
-  global mean, spread and percentiles); :func:`~multigan.audio.vocoder_training.train_vocoder` stores it in the
+  global mean, spread and percentiles); :func:`~multigan.audio.vocoders.training.train_vocoder` stores it in the
   export's meta (``mel_stats``).
 * :func:`diagnose` compares input mels with those statistics and names the likely cause of a mismatch: log10
   instead of natural log (values x ~0.434), decibels (x ~8.7), normalised input (mean ~0, std ~1), empty top
@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import MultiganError
-from .safe_torch import read_torch_file
+from ...errors import MultiganError
+from ...rng import isolated
+from ..safe_torch import read_torch_file
 
 __all__ = ["MEL_EXTENSIONS", "MelFileError", "MelInputWarning", "as_mel", "check_mel_input",
            "dataset_mel_statistics", "diagnose", "mel_statistics", "read_mel_file"]
@@ -221,8 +222,6 @@ def check_mel_input(mel: Tensor, stats: Optional[Mapping[str, Any]], source: str
 def dataset_mel_statistics(dataset: Any, max_items: int = 64) -> dict[str, Any]:
     """:func:`mel_statistics` of the input mels (``item["cond"]``) of ``max_items`` evenly spaced items of a vocoder
     training dataset (random crops), drawn without changing any random stream."""
-    from ..rng import isolated
-
     n = len(dataset)
     k = max(1, int(max_items))
     with isolated(), torch.no_grad():  # a small dataset is visited several times: other random crops each time

@@ -1,27 +1,45 @@
 """A vocoder's corpus: the indexed clips, the deterministic train/validation split, the training crops.
 
 :class:`VocoderCorpus` indexes ``data.path`` (a folder, a list file or a ``metadata.csv``; see
-:mod:`multigan.audio.corpus_index`), splits the clip names with
-:func:`~multigan.audio.vocoder_training.split_clips`, decodes only the few validation clips, and serves training
-crops lazily (:class:`~multigan.audio.lazy_audio.LazySegmentDataset`) or, with ``data.in_memory``, from clips
-decoded at start (the earlier loader). Both give the same crops.
+:mod:`multigan.audio.corpus_index`), splits the clip names with :func:`split_clips`, decodes only the few
+validation clips, and serves training crops lazily (:class:`~multigan.audio.vocoders.data.lazy.LazySegmentDataset`)
+or, with ``data.in_memory``, from clips decoded at start (the earlier loader). Both give the same crops.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
-from ..errors import MultiganError
-from .corpus_index import CorpusIndex, build_index
-from .lazy_audio import ClipReader, LazySegmentDataset
-from .vocoder_data import Clip, SegmentDataset, VocoderDataError
+import torch
 
-__all__ = ["VocoderCorpus"]
+from ....errors import MultiganError
+from ...corpus_index import CorpusIndex, build_index
+from .clips import Clip, SegmentDataset, VocoderDataError
+from .lazy import ClipReader, LazySegmentDataset
+
+__all__ = ["VocoderCorpus", "split_clips"]
+
+
+def split_clips(clips: Sequence[Clip], n_val: int, seed: int = 0) -> tuple[list[Clip], list[Clip]]:
+    """Deterministic train/validation split: ``n_val`` clips drawn with ``seed`` (same files, same split).
+
+    The draw depends only on the sorted file names and the seed, not on the platform.
+    """
+    if n_val < 1:
+        raise VocoderDataError(f"data.val_clips must be >= 1, got {n_val}")
+    if len(clips) < n_val + 1:
+        raise VocoderDataError(f"{len(clips)} clip(s) found: too few for {n_val} validation clip(s) plus training")
+    order = sorted(range(len(clips)), key=lambda i: clips[i][0])
+    perm = torch.randperm(len(clips), generator=torch.Generator().manual_seed(int(seed))).tolist()
+    val_idx = {order[i] for i in perm[:n_val]}
+    train = [c for i, c in enumerate(clips) if i not in val_idx]
+    val = sorted((c for i, c in enumerate(clips) if i in val_idx), key=lambda c: c[0])
+    return train, val
 
 
 class VocoderCorpus:
     """The clips of ``data.path`` for a vocoder at ``sample_rate``, split into training and validation.
 
-    ``data`` is a :class:`~multigan.audio.vocoder_training.VocoderData`; clips shorter than ``min_samples``
+    ``data`` is a :class:`~multigan.audio.vocoders.sections.VocoderData`; clips shorter than ``min_samples``
     are bad files, as are unreadable, empty and silent ones (all named in one error unless ``data.skip_bad``).
     """
 
@@ -39,8 +57,6 @@ class VocoderCorpus:
                 raise VocoderDataError(f"data.val_path: {exc}") from None
             self.train_rows, self.val_rows = list(range(len(self.index))), list(range(len(self.val_reader.index)))
         else:
-            from .vocoder_training import split_clips  # the one split rule (that module imports this one)
-
             train, val = split_clips(list(zip(self.index.names, range(len(self.index)))), data.val_clips,
                                      data.split_seed)
             self.val_reader = self.reader

@@ -5,7 +5,7 @@
 The reference (``Vocos`` of the gemelo-ai repository) holds ``feature_extractor`` (a torchaudio mel front end:
 buffers only), ``backbone`` (``embed``, ``norm``, ``convnext.{i}.{dwconv,norm,pwconv1,pwconv2,gamma}``,
 ``final_layer_norm``) and ``head`` (``out``; ``istft.window`` a buffer). multigan's
-:class:`~multigan.audio.vocos.VocosGenerator` names them ``backbone.embed``, ``backbone.norm``,
+:class:`~multigan.audio.vocoders.vocos.VocosGenerator` names them ``backbone.embed``, ``backbone.norm``,
 ``backbone.blocks.{i}.*``, ``backbone.final_norm`` and ``head.out``. Only the mel variant with a ConvNeXt
 backbone and an ISTFT head with "same" padding is multigan's Vocos family; EnCodec-token, ResNet-backbone,
 IMDCT and AdaLayerNorm variants are refused with a message saying so.
@@ -19,25 +19,20 @@ reference; ``voc.mel``/``resynthesize`` and fine-tuning use multigan's front end
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional
 
 import torch
 import yaml
 from torch import Tensor
 
-from .. import checkpoint as ckpt
-from ..config import save_yaml
-from .checkpoint_import import CheckpointImportError, ImportResult, _check_out, _load_mapped, print_import
-from .safe_torch import read_torch_file
-from .vocoder import Vocoder, VocoderConfigError, mel_settings
-from .vocos import VocosConfigError
+from ..vocoder import Vocoder, VocoderConfigError, mel_settings
+from ..vocos import VocosConfigError
+from .common import (CheckpointImportError, ImportResult, PathLike, check_out, load_mapped, print_import,
+                     read_torch_file, write_run)
 
 __all__ = ["FRONT_END_NOTE", "import_vocos", "map_vocos_key", "read_vocos_config", "register_vocos"]
-
-PathLike = Union[str, os.PathLike]
 
 FRONT_END_NOTE = ("the reference's mel front end (torchaudio HTK-scale filterbank without norm, log(clamp(x, 1e-7)), "
                   "centred frames) differs from multigan's (Slaney, 1e-5, HiFi-GAN framing): feed this vocoder mels "
@@ -119,12 +114,12 @@ def read_vocos_config(path: PathLike) -> tuple[dict, dict]:
 def import_vocos(model: PathLike, config: PathLike, out: PathLike) -> ImportResult:
     """Convert a reference Vocos ``pytorch_model.bin`` + ``config.yaml`` into the run directory ``out``.
 
-    Writes ``export/`` (a :class:`~multigan.audio.vocoder.Vocoder` of the ``vocos`` family),
-    ``checkpoints/step-00000000`` (G only) and ``finetune.yaml`` (generator and mel sections of
-    ``recipes/ljspeech_vocos.py``). Raises :class:`CheckpointImportError` / ``TorchFileError`` naming the file.
+    Writes ``export/`` (a :class:`~multigan.audio.vocoders.vocoder.Vocoder` of the ``vocos`` family),
+    ``checkpoints/step-00000000`` (G only) and ``finetune.yaml`` (the generator and mel sections of a Vocos
+    vocoder recipe). Raises :class:`CheckpointImportError` / ``TorchFileError`` naming the file.
     """
     model, config, out = Path(model), Path(config), Path(out)
-    _check_out(out)
+    check_out(out)
     g_cfg, mel = read_vocos_config(config)
     state = read_torch_file(model, "--model")
     lightning = isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping)
@@ -144,7 +139,7 @@ def import_vocos(model: PathLike, config: PathLike, out: PathLike) -> ImportResu
         voc = Vocoder(generator=g_cfg, mel=mel, generator_class="vocos")
     except (VocosConfigError, VocoderConfigError) as exc:
         raise CheckpointImportError(f"--config {config}: {exc}") from None
-    _load_mapped(voc, mapped, model, "--model", f"the Vocos of --config {config} ({g_cfg})")
+    load_mapped(voc, mapped, model, "--model", f"the Vocos of --config {config} ({g_cfg})")
     result = ImportResult(out, g_cfg, mel, notes=[
         "the published Vocos checkpoints hold no discriminator: --init-from this run fine-tunes with a fresh "
         "MPD + MRD and fresh optimizers", FRONT_END_NOTE])
@@ -152,16 +147,14 @@ def import_vocos(model: PathLike, config: PathLike, out: PathLike) -> ImportResu
         result.notes.insert(0, f"{model} is a training checkpoint: only its generator was imported")
     info = {"family": "vocos", "generator_file": str(model), "config_file": str(config), "discriminator_file": None,
             "optimizers": False, "reference_steps": None, "mel_front_end": FRONT_END_NOTE}
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt.export_generator(voc, out / "export", {"step": 0, "recipe": "import-checkpoint vocos", "imported_from": info})
-    ckpt.save_checkpoint(out / "checkpoints", 0, {"generator": voc.state_dict(), "step": 0, "imported": info})
-    save_yaml({"generator": g_cfg, "mel": dict(mel)}, out / "finetune.yaml")
+    write_run(out, voc, {"step": 0, "recipe": "import-checkpoint vocos", "imported_from": info},
+              {"generator": voc.state_dict(), "step": 0, "imported": info}, {"generator": g_cfg, "mel": dict(mel)})
     return result
 
 
 def _cmd_import_vocos(args: argparse.Namespace) -> None:
     result = import_vocos(args.model, args.config, args.out)
-    print_import(result, "the Vocos generator", "recipes/ljspeech_vocos.py --preset vocos")
+    print_import(result, "the Vocos generator", "vocos")
 
 
 def register_vocos(families: Any) -> argparse.ArgumentParser:

@@ -1,8 +1,9 @@
 """The reference HiFi-GAN repository's parameter names, and how they map onto multigan's networks.
 
 The reference code (``models.py`` of the HiFi-GAN authors' repository) uses the same module attribute names as
-:mod:`multigan.audio.hifigan` (``conv_pre``, ``ups``, ``resblocks.{i}.convs1/convs2/convs``, ``conv_post``,
-``discriminators.{i}.convs.{j}``), but PyTorch's legacy normalisation hooks, which store
+:mod:`multigan.audio.vocoders.hifigan` and its discriminators (``conv_pre``, ``ups``,
+``resblocks.{i}.convs1/convs2/convs``, ``conv_post``, ``discriminators.{i}.convs.{j}``), but PyTorch's legacy
+normalisation hooks, which store
 
 * weight norm as ``X.weight_g`` (magnitude, ``[out, 1, ...]``) and ``X.weight_v`` (direction, the full shape),
 * spectral norm (the first MSD scale only) as ``X.weight_orig`` plus the power-iteration buffers ``X.weight_u``
@@ -10,9 +11,10 @@ The reference code (``models.py`` of the HiFi-GAN authors' repository) uses the 
 
 where multigan's parametrizations store ``X.parametrizations.weight.original0/original1`` and
 ``X.parametrizations.weight.original`` with ``X.parametrizations.weight.0._u/_v``. A ``do_`` file keeps the MPD
-and the MSD apart (``mpd`` and ``msd``); multigan's :class:`~multigan.audio.hifigan.HiFiGANDiscriminator`
-holds both under ``mpd.`` and ``msd.``. The reference's D optimizer runs over ``msd`` parameters first, then
-``mpd``'s (``itertools.chain(msd.parameters(), mpd.parameters())``).
+and the MSD apart (``mpd`` and ``msd``); the discriminators of a HiFi-GAN recipe (``discriminator.use=[mpd,msd]``,
+a :class:`~multigan.audio.vocoders.discriminators.combined.CombinedDiscriminator`) hold both under ``mpd.`` and
+``msd.``. The reference's D optimizer runs over ``msd`` parameters first, then ``mpd``'s
+(``itertools.chain(msd.parameters(), mpd.parameters())``).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from typing import Mapping, Sequence
 
 from torch import Tensor
 
-from ..errors import MultiganError
+from ....errors import MultiganError
 
 __all__ = ["PUBLISHED_PERIODS", "discriminator_widths", "map_key", "map_state", "parameter_keys"]
 
@@ -86,7 +88,7 @@ def _count(state: Mapping[str, Tensor], pattern: str) -> int:
 
 
 def discriminator_widths(mpd: Mapping[str, Tensor], msd: Mapping[str, Tensor], source: str) -> dict:
-    """The :class:`~multigan.audio.hifigan.HiFiGANDiscriminator` arguments of a reference MPD and MSD.
+    """The discriminator widths of a reference MPD and MSD: periods, scales and the channels of each.
 
     Widths are read from the tensors' shapes (the published ones are 32-128-512-1024-1024 and
     128-128-256-512-1024-1024-1024), so smaller reference-layout discriminators import too. The reference MPD's

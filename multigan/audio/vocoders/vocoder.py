@@ -1,28 +1,21 @@
 """A trained neural vocoder as one object: mel -> waveform, and the exact mel front end it was trained with.
 
-    voc = multigan.load("runs/ljspeech_hifigan")      # safetensors + JSON, no pickle
+    voc = multigan.load("runs/hifigan")                # safetensors + JSON, no pickle
     wav = voc(mel)                                     # log-mel [B, 80, frames] -> waveform [B, frames * 256]
     mel = voc.mel(audio)                               # the feature extractor the vocoder was trained on
     wav = voc.resynthesize(audio, sample_rate)         # any clip: resampled to voc.sample_rate, mel, vocoded
     voc.vocode_file("in.wav", "out.wav")
 
-:class:`Vocoder` wraps any generator family of :data:`GENERATORS` (``net``) and the
-:class:`~multigan.audio.features.LogMel` front end of its ``mel`` settings (``mel_extractor``). Both
-configurations and the family's name are constructor arguments, so an export rebuilds the pair and nobody
-can feed a vocoder mels from a different front end by accident. :func:`register` adds the
-``multigan vocode RUN_DIR in.wav -o out.wav`` sub-command.
-
-A generator family plugs in with one line in :data:`GENERATORS`. Its class takes ``n_mels`` and
-``hop_size`` keyword arguments (the vocoder fills them from ``mel``), has a classmethod
-``validate_config(**kwargs)`` that raises a :class:`~multigan.errors.MultiganError` for inconsistent
-arguments, a ``remove_weight_norm()`` for inference (a no-op returning ``self`` when it has none), and
-``forward(noise, cond=mel)`` that returns ``[B, 1, frames * hop_size]`` in ``[-1, 1]``.
+:class:`Vocoder` wraps any generator family of :data:`~multigan.audio.vocoders.registry.GENERATORS` (``net``,
+chosen by name) and the :class:`~multigan.audio.features.LogMel` front end of its ``mel`` settings
+(``mel_extractor``). Both configurations and the family's name are constructor arguments, so an export rebuilds
+the pair and nobody can feed a vocoder mels from a different front end by accident. What a family must
+provide is described in :mod:`multigan.audio.vocoders.registry`; the ``multigan vocode`` sub-command is in
+:mod:`multigan.audio.vocoders.cli`.
 """
 from __future__ import annotations
 
-import argparse
 import inspect
-import sys
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
@@ -30,21 +23,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import MultiganError
-from ..generator import ExportableGenerator
-from .features import LogMel, waveform_batch
-from .hifigan import HiFiGANGenerator
+from ...errors import MultiganError
+from ...generator import ExportableGenerator
+from ..features import LogMel, waveform_batch
+from ..io import check_wav_name, info, load_audio, resample, save_wav
 from .mel_input import check_mel_input, read_mel_file
-from .vocos import VocosGenerator
+from .registry import VocoderConfigError, generator_family
 
-__all__ = ["DEFAULT_MEL", "GENERATORS", "Vocoder", "VocoderConfigError", "check_generator_config", "mel_settings",
-           "register", "vocode_file"]
-
-#: Vocoder generator families by the name an export records (``generator_class``); the first is the default.
-GENERATORS: dict[str, type[ExportableGenerator]] = {
-    "hifigan": HiFiGANGenerator,
-    "vocos": VocosGenerator,
-}
+__all__ = ["DEFAULT_MEL", "Vocoder", "VocoderConfigError", "check_generator_config", "mel_settings"]
 
 #: The published HiFi-GAN (LJ Speech) input features: 80 mels, n_fft 1024, hop 256, win 1024, 0-8 kHz.
 DEFAULT_MEL: dict[str, Any] = {
@@ -59,10 +45,6 @@ DEFAULT_MEL: dict[str, Any] = {
 
 _INT_KEYS = ("sample_rate", "n_fft", "hop_size", "win_size", "n_mels")
 AudioLike = Union[Tensor, np.ndarray]
-
-
-class VocoderConfigError(MultiganError, ValueError):
-    """Inconsistent vocoder settings (a user error: recipes print it as one line)."""
 
 
 def mel_settings(mel: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
@@ -90,18 +72,12 @@ def mel_settings(mel: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
     return cfg
 
 
-def _generator_family(name: str) -> type[ExportableGenerator]:
-    if name not in GENERATORS:
-        raise VocoderConfigError(f"unknown generator_class {name!r}; available: {sorted(GENERATORS)}")
-    return GENERATORS[name]
-
-
 def _generator_settings(generator: Optional[Mapping[str, Any]], mel: Mapping[str, Any],
                         generator_class: str = "hifigan") -> dict[str, Any]:
     """``generator`` with ``n_mels`` and ``hop_size`` taken from the (completed) ``mel`` settings; a setting
     the family's constructor does not take (HiFi-GAN's ``resblock`` given to Vocos) is a clear error."""
     settings = dict(generator or {})
-    accepted = inspect.signature(_generator_family(generator_class).__init__).parameters
+    accepted = inspect.signature(generator_family(generator_class).__init__).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
         unknown = sorted(set(settings) - set(accepted))
         if unknown:
@@ -124,7 +100,7 @@ def check_generator_config(generator: Optional[Mapping[str, Any]], mel: Mapping[
     Runs the family's own ``validate_config`` (e.g. HiFi-GAN's ``prod(upsample_rates) == hop_size``): what a
     recipe calls when its config is loaded. Raises :class:`VocoderConfigError` or the family's error.
     """
-    _generator_family(generator_class).validate_config(**_generator_settings(generator, mel, generator_class))
+    generator_family(generator_class).validate_config(**_generator_settings(generator, mel, generator_class))
 
 
 class Vocoder(ExportableGenerator):
@@ -136,7 +112,8 @@ class Vocoder(ExportableGenerator):
             it when given.
         mel: front-end settings (``sample_rate, n_fft, hop_size, win_size, n_mels, fmin, fmax``), completed
             with :data:`DEFAULT_MEL` (see :func:`mel_settings`).
-        generator_class: the family's name in :data:`GENERATORS` (exports without one are HiFi-GAN).
+        generator_class: the family's name in :data:`~multigan.audio.vocoders.registry.GENERATORS` (exports
+            without one are HiFi-GAN).
 
     Raises:
         VocoderConfigError: inconsistent mel settings; the network raises its own error for inconsistent
@@ -149,7 +126,7 @@ class Vocoder(ExportableGenerator):
     def __init__(self, generator: Optional[Mapping[str, Any]] = None, mel: Optional[Mapping[str, Any]] = None,
                  generator_class: str = "hifigan"):
         mel_cfg = mel_settings(mel)
-        net = _generator_family(generator_class)(**_generator_settings(generator, mel_cfg, generator_class))
+        net = generator_family(generator_class)(**_generator_settings(generator, mel_cfg, generator_class))
         super().__init__(generator=net.export_config(), mel=mel_cfg, generator_class=generator_class)
         self.net = net
         self.mel_extractor = LogMel.from_settings(mel_cfg)
@@ -181,7 +158,7 @@ class Vocoder(ExportableGenerator):
     def forward(self, noise: Optional[Tensor], cond: Optional[Tensor] = None) -> Tensor:
         """Vocode log-mel ``cond`` ``[B, n_mels, frames]`` (or ``voc(mel)``) into ``[B, frames * hop_size]``.
 
-        In eval mode, an exported vocoder warns once (:class:`~multigan.audio.mel_input.MelInputWarning`) when the
+        In eval mode, an exported vocoder warns once (:class:`~multigan.audio.vocoders.mel_input.MelInputWarning`) when the
         mels lie far outside those it was trained on (``export_meta["mel_stats"]``), naming the likely cause.
         """
         if not self.training and (cond if cond is not None else noise) is not None:
@@ -221,8 +198,6 @@ class Vocoder(ExportableGenerator):
             length of the resampled input (``T`` itself when the rates agree): the input is padded to whole
             hops for the analysis and the output trimmed back.
         """
-        from .io import resample
-
         x = audio.detach().cpu().float().numpy() if isinstance(audio, Tensor) else np.asarray(audio, np.float32)
         if x.ndim not in (1, 2) or x.shape[-1] == 0:
             raise ValueError(f"resynthesize: expected a non-empty [T] or [B, T] waveform, got shape {x.shape}")
@@ -238,8 +213,6 @@ class Vocoder(ExportableGenerator):
 
     def vocode_file(self, in_wav: Union[str, Path], out_wav: Union[str, Path]) -> Path:
         """Re-synthesise audio file ``in_wav`` (any rate; multi-channel is mixed down) into WAV ``out_wav``."""
-        from .io import check_wav_name, info, load_audio, save_wav
-
         check_wav_name(out_wav)
         audio = load_audio(in_wav, None)  # checked read at the file's own rate
         rate = info(in_wav).sample_rate
@@ -251,9 +224,7 @@ class Vocoder(ExportableGenerator):
 
     def vocode_mel_file(self, mel_path: Union[str, Path], out_wav: Union[str, Path]) -> Path:
         """Vocode a mel file made elsewhere (``.npy``, ``.safetensors`` or torch; ``[n_mels, frames]`` or
-        ``[frames, n_mels]``, see :func:`~multigan.audio.mel_input.read_mel_file`) into WAV ``out_wav``."""
-        from .io import check_wav_name, save_wav
-
+        ``[frames, n_mels]``, see :func:`~multigan.audio.vocoders.mel_input.read_mel_file`) into WAV ``out_wav``."""
         check_wav_name(out_wav)
         return save_wav(out_wav, self.generate(read_mel_file(mel_path, self.n_mels))[0].float().cpu(),
                         self.sample_rate)
@@ -267,67 +238,13 @@ class Vocoder(ExportableGenerator):
         """Called by :func:`multigan.load` after the weights: a loaded vocoder is for inference, fold weight norm."""
         self.remove_weight_norm()
 
+    def match_export(self, names: set[str]) -> None:
+        """Folded export weights (no weight-norm parametrizations) fold this model first."""
+        if (any(".parametrizations." in k for k in self.state_dict())
+                and not any(".parametrizations." in k for k in names)):
+            self.remove_weight_norm()
+
     def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False):  # type: ignore[override]
         """Load weights, weight-normed or folded (a folded state dict folds this model first)."""
-        if (any(".parametrizations." in k for k in self.state_dict())
-                and not any(".parametrizations." in k for k in state_dict)):
-            self.remove_weight_norm()
+        self.match_export(set(state_dict))
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
-
-
-def vocode_file(run: Union[str, Path], in_wav: Union[str, Path], out_wav: Union[str, Path],
-                device: str = "cpu") -> Path:
-    """Load the vocoder exported in ``run`` (run or export folder) and re-synthesise ``in_wav`` into ``out_wav``."""
-    from ..export import load
-
-    voc = load(run, device=device)
-    if not isinstance(voc, Vocoder):
-        raise MultiganError(f"{run} holds a {type(voc).__name__}, not a vocoder: `multigan vocode` needs a run of "
-                            "a vocoder recipe (e.g. recipes/ljspeech_hifigan.py)")
-    return voc.vocode_file(in_wav, out_wav)
-
-
-def vocode_mel_file(run: Union[str, Path], mel_path: Union[str, Path], out_wav: Union[str, Path],
-                    device: str = "cpu") -> tuple[Path, list[str]]:
-    """Vocode mel file ``mel_path`` with the vocoder exported in ``run``; returns the WAV and any input warnings."""
-    import warnings
-
-    from ..export import load
-    from .mel_input import MelInputWarning
-
-    voc = load(run, device=device)
-    if not isinstance(voc, Vocoder):
-        raise MultiganError(f"{run} holds a {type(voc).__name__}, not a vocoder: `multigan vocode` needs a run of "
-                            "a vocoder recipe (e.g. recipes/ljspeech_hifigan.py)")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", MelInputWarning)
-        out = voc.vocode_mel_file(mel_path, out_wav)
-    return out, [str(w.message) for w in caught if issubclass(w.category, MelInputWarning)]
-
-
-def _cmd_vocode(args: argparse.Namespace) -> None:
-    from .io import check_wav_name
-
-    check_wav_name(args.out, "-o/--out")  # before loading anything
-    if (args.input is None) == (args.mel is None):
-        raise MultiganError("vocode: give an audio file to re-synthesise or --mel FILE (one of the two)")
-    if args.mel is not None:
-        out, notes = vocode_mel_file(args.run, args.mel, args.out, device=args.device)
-        for note in notes:
-            print(f"warning: {args.mel}: {note}", file=sys.stderr)
-    else:
-        out = vocode_file(args.run, args.input, args.out, device=args.device)
-    print(f"wrote {out}")
-
-
-def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``vocode RUN_DIR (in.wav | --mel FILE) -o out.wav`` to a ``multigan`` sub-command parser; returns it."""
-    p = subparsers.add_parser("vocode", help="re-synthesise a wav file with a trained vocoder")
-    p.add_argument("run", help="run directory (or its export folder) of a trained vocoder")
-    p.add_argument("input", nargs="?", help="audio file to re-synthesise (any sample rate; resampled to the vocoder's)")
-    p.add_argument("--mel", help="vocode this mel spectrogram instead (.npy, .safetensors or torch file; "
-                   "[n_mels, frames] or [frames, n_mels], natural-log mels of the vocoder's settings)")
-    p.add_argument("-o", "--out", required=True, help="output WAV file (16-bit PCM at the vocoder's rate)")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    p.set_defaults(func=_cmd_vocode)
-    return p

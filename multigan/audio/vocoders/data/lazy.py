@@ -6,7 +6,7 @@ stretch of the file plus a margin and resamples it (soxr HQ, as :func:`~multigan
 with ``normalize`` it scales by ``peak_level / peak`` from the index, so a crop is normalised exactly as the
 whole clip would be.
 
-:class:`LazySegmentDataset` is :class:`~multigan.audio.vocoder_data.SegmentDataset` over such reads. A read
+:class:`LazySegmentDataset` is :class:`~multigan.audio.vocoders.data.clips.SegmentDataset` over such reads. A read
 that fails (file deleted, truncated or changed since it was indexed) is named in a warning (once per file
 and process), counted in :attr:`LazySegmentDataset.read_failures` (shared by DataLoader workers), and the
 item is replaced by the next clip of the corpus: deterministic, never a crash, never silent.
@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import MultiganError
-from .corpus_index import CorpusIndex
-from .io import _to_mono, load_audio
-from .vocoder_data import SegmentDataset
+from ....errors import MultiganError
+from ...corpus_index import CorpusIndex
+from ...io import _to_mono, load_audio
+from .clips import SegmentDataset
 
 __all__ = ["ClipReadError", "ClipReader", "LazySegmentDataset", "RESAMPLE_MARGIN"]
 

@@ -1,39 +1,28 @@
-"""Multi-resolution STFT discriminator (UnivNet's MRD, as Vocos uses it) and a combinator of discriminators.
+"""UnivNet's multi-resolution STFT discriminator (MRD) as Vocos trains it: ``"mrd"`` in the registry.
 
 * :class:`ResolutionDiscriminator` -- 2-D convolutions over the linear magnitude spectrogram of one
   ``(n_fft, hop, win)`` resolution: (7x5), three strided (5x3)/(3x3) convs halving the frequency axis, a
   (3x3) conv, then a 1-channel (3x3) output conv; leaky ReLU 0.1; weight normalisation.
-* :class:`MultiResolutionDiscriminator` (MRD) -- one per resolution; published
+* :class:`MultiResolutionDiscriminator` -- one per resolution; published
   ``(512, 128, 512), (1024, 256, 1024), (2048, 512, 2048)`` at 64 channels (Vocos; UnivNet 32).
-* :class:`CombinedDiscriminator` -- several discriminators as one: their sub-discriminator lists concatenated
-  (e.g. HiFi-GAN's MPD + this MRD, as Vocos trains), each optionally weighted.
-
-Every discriminator follows the core convention: ``forward(x, cond=None)`` returns one list of feature
-maps per sub-discriminator whose last item is the flattened logits (``[B, N]``); the item before the logits
-is the unflattened output conv (the reference feature-matching loss includes it). ``cond`` is ignored.
-
-Weights: Vocos scales the MRD's generator losses (adversarial and feature matching) by 0.1. The core
-trainer sums sub-discriminators with one weight, so :class:`CombinedDiscriminator` applies a part's weight
-to the gradient that flows back into the waveform it judges (forward unchanged): the generator's gradients
-from that part are exactly ``weight`` times its unweighted ones. The discriminator's own update of that part
-is not scaled (with Adam a constant gradient scale changes almost nothing).
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
-__all__ = ["DEFAULT_MRD_RESOLUTIONS", "CombinedDiscriminator", "MultiResolutionDiscriminator",
-           "ResolutionDiscriminator"]
+from ....config import AtLeastOne, Positive
+from ..layers import LRELU_SLOPE
+
+__all__ = ["DEFAULT_MRD_RESOLUTIONS", "MRDConfig", "MultiResolutionDiscriminator", "ResolutionDiscriminator"]
 
 #: ``(n_fft, hop_length, win_length)`` of the published MRD (UnivNet c32 / Vocos).
 DEFAULT_MRD_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
-
-LRELU_SLOPE = 0.1
 #: (kernel, stride, padding) of the convolutions before the output conv; axes are (frequency, time).
 _LAYERS: tuple[tuple[tuple[int, int], tuple[int, int], tuple[int, int]], ...] = (
     ((7, 5), (1, 1), (3, 2)),
@@ -42,6 +31,20 @@ _LAYERS: tuple[tuple[tuple[int, int], tuple[int, int], tuple[int, int]], ...] = 
     ((3, 3), (2, 1), (1, 1)),
     ((3, 3), (2, 1), (1, 1)),
 )
+
+
+@dataclass
+class MRDConfig:
+    """The ``discriminator.mrd`` section: STFT resolutions, conv width and a factor on it, analysis window."""
+
+    resolutions: list[list[int]] = field(default_factory=lambda: [list(r) for r in DEFAULT_MRD_RESOLUTIONS])
+    channels: Annotated[int, AtLeastOne] = 64
+    channels_scale: Annotated[float, Positive] = 1.0
+    window: Literal["rect", "hann"] = "rect"  # "rect": the reference's torch.stft without a window
+
+    def build(self) -> "MultiResolutionDiscriminator":
+        """The discriminator of these settings."""
+        return MultiResolutionDiscriminator(self.resolutions, self.channels, self.channels_scale, self.window)
 
 
 def _audio(x: Tensor) -> Tensor:
@@ -121,44 +124,3 @@ class MultiResolutionDiscriminator(nn.Module):
     def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> list[list[Tensor]]:
         """``x``: ``[B, 1, T]`` or ``[B, T]``; ``cond`` ignored. One feature list per resolution."""
         return [d(x) for d in self.discriminators]
-
-
-class _ScaleGradient(torch.autograd.Function):
-    """Identity forward; multiplies the incoming gradient by a constant."""
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, scale: float) -> Tensor:  # type: ignore[override]
-        ctx.scale = scale
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
-        return grad * ctx.scale, None
-
-
-class CombinedDiscriminator(nn.Module):
-    """Several discriminators as one: ``forward`` concatenates their sub-discriminator lists in order.
-
-    Args:
-        parts: discriminators following the list-of-feature-maps convention (e.g. MPD, MSD, MRD).
-        weights: per part, the factor on the generator's gradients from that part (default all 1; Vocos:
-            MPD 1, MRD 0.1). See the module docstring for what is (and is not) scaled.
-    """
-
-    def __init__(self, parts: Sequence[nn.Module], weights: Optional[Sequence[float]] = None) -> None:
-        super().__init__()
-        if not parts:
-            raise ValueError("CombinedDiscriminator needs at least one discriminator")
-        weights = [1.0] * len(parts) if weights is None else [float(w) for w in weights]
-        if len(weights) != len(parts) or any(w <= 0 for w in weights):
-            raise ValueError(f"CombinedDiscriminator: need one positive weight per part, got {weights}")
-        self.parts = nn.ModuleList(parts)
-        self.weights = weights
-
-    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> list[list[Tensor]]:
-        """``x``: ``[B, 1, T]`` or ``[B, T]``; the parts' outputs, concatenated."""
-        outs: list[list[Tensor]] = []
-        for part, w in zip(self.parts, self.weights):
-            xin = _ScaleGradient.apply(x, w) if (w != 1.0 and x.requires_grad) else x
-            outs.extend(part(xin, cond))
-        return outs

@@ -1,12 +1,13 @@
-"""What the vocoder recipes share, whatever the generator family: config sections, split, trainer, report.
+"""The vocoder pipeline, whatever the generator family: config in, run out.
 
-A vocoder recipe (``recipes/ljspeech_hifigan.py``) composes :class:`VocoderData`, :class:`VocoderMel`,
-:class:`VocoderObjective` and :class:`VocoderEval` with its own generator and discriminator sections, and
-hands :func:`train_vocoder` a function that builds its :class:`~multigan.audio.vocoder.Vocoder` and
-discriminator. :func:`train_vocoder` splits the clips (deterministically, recorded in ``run_dir/split.json``),
-trains with LSGAN + feature matching + mel L1 (+ optional multi-resolution STFT) through
-:func:`build_vocoder_trainer`, validates on the full held-out clips beside a Griffin-Lim baseline, exports
-the best mel L1, then scores the export (``metrics.json``, ``samples/``).
+:func:`train_vocoder` takes a vocoder recipe's config (the sections of :mod:`multigan.audio.vocoders.sections`,
+a family's ``generator`` section and a ``discriminator`` section listing discriminators by name and weight),
+builds the :class:`~multigan.audio.vocoders.vocoder.Vocoder` and its discriminators from it
+(:func:`build_models`), splits the clips (deterministically, recorded in ``run_dir/split.json``), trains with
+LSGAN + feature matching + mel L1 (+ optional multi-resolution STFT) through :func:`build_vocoder_trainer`,
+validates on the full held-out clips beside a Griffin-Lim baseline, exports the best mel L1, then scores the
+export (``metrics.json``, ``samples/``). The config is read, never written: what the run derives (the LR
+decay interval of one epoch) goes into the trainer's own copy of ``train``.
 """
 from __future__ import annotations
 
@@ -15,33 +16,31 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass
-from typing import Annotated, Any, Callable, Literal, Optional, Sequence
+from dataclasses import asdict
+from typing import Any, Callable, Optional, Sequence
 
-import torch
 from torch import nn
 
-from ..config import AtLeastOne, ConfigError, NonNegative
-from ..distributed import is_main_process
-from ..export import load
-from ..recipe import RunArgs, finish, fit
-from ..rng import seed_everything
-from ..train_config import TrainConfig
-from ..trainer import ExtraLoss, Trainer, ValidationContext
-from .features import LogMel
-from .io import save_wav
-from .losses import MelL1, MultiScaleMelL1, stft_loss
-from .vocoder import Vocoder, VocoderConfigError, mel_settings
-from .vocoder_corpus import VocoderCorpus
-from .vocoder_data import Clip, SegmentDataset, VocoderDataError, validation_clips
-from .vocoder_metrics import GriffinLimBaseline, VocoderValidator
-from .gta_data import aligned_crops
-from .imported_init import init_from_imported
+from ...config import ConfigError
+from ...distributed import is_main_process
+from ...export import load
+from ...recipe import RunArgs, finish, fit
+from ...rng import seed_everything
+from ...train_config import TrainConfig
+from ...trainer import ExtraLoss, Trainer, ValidationContext
+from ..features import LogMel
+from ..io import save_wav
+from ..losses import MelL1, MultiScaleMelL1, stft_loss
+from .data.aligned import aligned_crops
+from .data.clips import Clip, SegmentDataset, VocoderDataError, validation_clips
+from .data.corpus import VocoderCorpus
+from .init import init_from_imported
 from .mel_input import dataset_mel_statistics
+from .metrics import GriffinLimBaseline, VocoderValidator
+from .vocoder import Vocoder
 
-__all__ = ["OUTPUTS", "RECIPE_WIRING", "RESUMABLE", "VocoderData", "VocoderEval", "VocoderMel", "VocoderObjective",
-           "add_arguments", "apply_arguments", "build_vocoder_trainer", "split_clips", "steps_per_epoch",
-           "train_vocoder"]
+__all__ = ["OUTPUTS", "RECIPE_WIRING", "RESUMABLE", "add_arguments", "apply_arguments", "build_models",
+           "build_vocoder", "build_vocoder_trainer", "steps_per_epoch", "train_vocoder"]
 
 log = logging.getLogger("multigan")
 
@@ -51,98 +50,22 @@ OUTPUTS = ("split.json", "griffin_lim", "samples")
 RESUMABLE = ("data.in_memory", "data.index_cache", "data.index_workers")
 
 
-@dataclass
-class VocoderData:
-    """The wav folder, the split and the training crops."""
-
-    path: str = ""  # folder of clips (--data)
-    segment: Annotated[int, AtLeastOne] = 8192  # samples per training crop (a multiple of mel.hop_size)
-    val_clips: Annotated[int, AtLeastOne] = 3  # held-out clips, scored at full length
-    split_seed: int = 0
-    val_path: str = ""  # folder of held-out validation clips; set: every clip of path trains, val_clips is unused
-    repeats: Annotated[int, AtLeastOne] = 1  # random crops of each clip per epoch (1 = the published epoch)
-    normalize: bool = True  # peak-normalise every clip to 0.95, as the published loader does
-    # path may also be a text file listing clips or an LJ-Speech metadata.csv; clips are indexed once (headers and
-    # peaks, cached) and training crops read lazily (multigan.audio.corpus_index / lazy_audio)
-    skip_bad: bool = False  # skip unusable files (named in a warning) instead of stopping with one error listing them
-    in_memory: bool = False  # decode every training clip at start (the earlier loader; same crops)
-    index_cache: str = ""  # folder of the corpus index cache ("" = $MULTIGAN_CACHE or ~/.cache/multigan)
-    index_workers: int = 0  # processes reading clip headers on a first run (0 = one per CPU core, at most 8)
-    # folder of an acoustic model's mels, one per training clip (same relative path and stem, .npy/.safetensors/.pt):
-    # train on those instead of computed mels (ground-truth-aligned fine-tuning, multigan.audio.gta_data); needs
-    # normalize=false. Validation still uses mels computed from the held-out audio.
-    mel_path: str = ""
-
-
-@dataclass
-class VocoderMel:
-    """The generator's input features; the mel loss uses the same with ``fmax = loss_fmax``."""
-
-    sample_rate: Annotated[int, AtLeastOne] = 22050
-    n_fft: Annotated[int, AtLeastOne] = 1024
-    hop_size: Annotated[int, AtLeastOne] = 256
-    win_size: Annotated[int, AtLeastOne] = 1024
-    n_mels: Annotated[int, AtLeastOne] = 80
-    fmin: Annotated[float, NonNegative] = 0.0
-    fmax: Optional[float] = 8000.0
-    loss_fmax: Optional[float] = None  # None: full band (published)
-
-    def input_settings(self) -> dict:
-        """The vocoder's ``mel`` settings (:meth:`~multigan.audio.features.LogMel.from_settings`) of the input."""
-        d = asdict(self)
-        d.pop("loss_fmax")
-        return d
-
-    def validate(self) -> None:
-        """The front end's rules (:func:`~multigan.audio.vocoder.mel_settings`), checked when the config loads."""
-        try:
-            mel_settings(self.input_settings())
-        except VocoderConfigError as exc:
-            raise ConfigError(str(exc)) from None
-
-
-@dataclass
-class VocoderObjective:
-    """Generator loss weights beside train.fm_weight / train.adv_weight, and the LR schedule unit."""
-
-    mel_weight: Annotated[float, NonNegative] = 45.0
-    stft_weight: Annotated[float, NonNegative] = 0.0  # > 0: add the multi-resolution STFT distance (Parallel WaveGAN)
-    # "single": L1 of the loss mel (HiFi-GAN, Vocos; weight 45); "multiscale": DAC / BigVGAN v2 mel windows
-    # 32-2048 with 5-320 bands, log10, summed over scales (published weight 15; losses.MultiScaleMelL1)
-    mel_loss: Literal["single", "multiscale"] = "single"
-    lr_decay_per_epoch: bool = True  # set train.lr_decay_every to the steps of one epoch
-
-
-@dataclass
-class VocoderEval:
-    """Validation metrics."""
-
-    pesq: bool = True
-    griffin_lim: bool = True
-    griffin_lim_iters: int = 100  # fast Griffin-Lim iterations of the baseline (librosa mel_to_audio: 32)
-    log_clips: int = 1  # validation clips logged to TensorBoard as audio and mel images
-
-
-def split_clips(clips: Sequence[Clip], n_val: int, seed: int = 0) -> tuple[list[Clip], list[Clip]]:
-    """Deterministic train/validation split: ``n_val`` clips drawn with ``seed`` (same files, same split).
-
-    The draw depends only on the sorted file names and the seed, not on the platform.
-    """
-    if n_val < 1:
-        raise VocoderDataError(f"data.val_clips must be >= 1, got {n_val}")
-    if len(clips) < n_val + 1:
-        raise VocoderDataError(f"{len(clips)} clip(s) found: too few for {n_val} validation clip(s) plus training")
-    order = sorted(range(len(clips)), key=lambda i: clips[i][0])
-    perm = torch.randperm(len(clips), generator=torch.Generator().manual_seed(int(seed))).tolist()
-    val_idx = {order[i] for i in perm[:n_val]}
-    train = [c for i, c in enumerate(clips) if i not in val_idx]
-    val = sorted((c for i, c in enumerate(clips) if i in val_idx), key=lambda c: c[0])
-    return train, val
-
-
 def steps_per_epoch(n_clips: int, repeats: int, batch_size: int, world_size: int = 1) -> int:
     """Optimiser steps in one pass over ``n_clips * repeats`` items (incomplete batches are dropped)."""
     return max(1, (n_clips * repeats) // (batch_size * world_size))
+
+
+def build_vocoder(cfg: Any) -> Vocoder:
+    """The vocoder of ``cfg.generator`` (a family's section: its ``family`` names the network) on ``cfg.mel``."""
+    gen = cfg.generator
+    return Vocoder(generator=asdict(gen), mel=cfg.mel.input_settings(), generator_class=type(gen).family)
+
+
+def build_models(cfg: Any) -> tuple[Vocoder, nn.Module]:
+    """The vocoder of ``cfg.generator`` on ``cfg.mel``, then the discriminators of ``cfg.discriminator`` (in that
+    order: the order of the random draws of their initial weights)."""
+    vocoder = build_vocoder(cfg)
+    return vocoder, cfg.discriminator.build()
 
 
 def build_vocoder_trainer(vocoder: Vocoder, discriminator: nn.Module, cfg: TrainConfig, train_clips: Sequence[Clip],
@@ -158,7 +81,7 @@ def build_vocoder_trainer(vocoder: Vocoder, discriminator: nn.Module, cfg: Train
     when ``stft_weight > 0``, the multi-resolution STFT distance.
     """
     mel = vocoder.config["mel"]
-    # train_clips may be a ready SegmentDataset (e.g. multigan.audio.lazy_audio.LazySegmentDataset's lazy reads)
+    # train_clips may be a ready SegmentDataset (e.g. vocoders.data.lazy.LazySegmentDataset's lazy reads)
     dataset = train_clips if isinstance(train_clips, SegmentDataset) else SegmentDataset(train_clips, segment, mel,
                                                                                             repeats)
     if mel_loss == "multiscale":
@@ -183,13 +106,13 @@ def _write_split(run: RunArgs, train_names: list[str], val_names: list[str], see
     path.write_text(json.dumps(split, indent=2) + "\n")
 
 
-def train_vocoder(cfg: Any, run: RunArgs, build_models: Callable[[], tuple[Vocoder, nn.Module]],
-                  recipe: str) -> dict:
+def train_vocoder(cfg: Any, run: RunArgs, recipe: str) -> dict:
     """Split, train, export the best mel L1, then score the export (``metrics.json``, ``samples/``).
 
-    ``cfg`` has the sections ``data`` (:class:`VocoderData`), ``mel`` (:class:`VocoderMel`), ``objective``,
-    ``eval`` and ``train``; ``build_models()`` returns the vocoder and its discriminator (called once the
-    clips are split, after seeding). Returns the summary (empty off the main process).
+    ``cfg`` has the sections ``data``, ``mel``, ``generator``, ``discriminator``, ``objective``, ``eval`` and
+    ``train`` (see the module docstring); the models are built from it once the clips are split, after seeding.
+    ``recipe`` is the calling recipe's name, recorded in the export's meta. ``cfg`` is not changed. Returns the
+    summary (empty off the main process).
     """
     start = time.monotonic()
     if not cfg.data.path:
@@ -202,24 +125,25 @@ def train_vocoder(cfg: Any, run: RunArgs, build_models: Callable[[], tuple[Vocod
         _write_split(run, train_clips, [n for n, _ in val_clips], cfg.data.split_seed)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     epoch_steps = steps_per_epoch(len(train_clips), cfg.data.repeats, cfg.train.batch_size, world)
-    if cfg.objective.lr_decay_per_epoch:
-        cfg.train.lr_decay_every = epoch_steps  # derived, not saved: a resume derives the same value
-    if epoch_steps < 50 and cfg.train.lr_schedule == "exponential":
+    train_cfg = cfg.train
+    if cfg.objective.lr_decay_per_epoch:  # derived, not saved: a resume derives the same value
+        train_cfg = dataclasses.replace(cfg.train, lr_decay_every=epoch_steps)
+    if epoch_steps < 50 and train_cfg.lr_schedule == "exponential":
         log.warning("one epoch is only %d step(s) (%d clips x data.repeats=%d / batch %d): the per-epoch LR decay "
                     "will be fast; raise data.repeats for a small dataset", epoch_steps, len(train_clips),
-                    cfg.data.repeats, cfg.train.batch_size)
-    vocoder, disc = build_models()
+                    cfg.data.repeats, train_cfg.batch_size)
+    vocoder, disc = build_models(cfg)
     gl = GriffinLimBaseline(mel_cfg, n_iter=cfg.eval.griffin_lim_iters) if cfg.eval.griffin_lim else None
     validator = VocoderValidator(validation_clips(val_clips, mel_cfg), mel_cfg, cfg.mel.loss_fmax,
                                  with_pesq=cfg.eval.pesq, griffin_lim=gl, log_clips=cfg.eval.log_clips)
     if is_main_process():
         validator.baseline(run.out)  # once per validation set, cached in run_dir/griffin_lim
     log.info("%d training clips (%d steps per epoch, LR x%.4g every %d steps), %d validation clips; G %.2f M, "
-             "D %.2f M parameters", len(train_clips), epoch_steps, cfg.train.lr_decay, cfg.train.lr_decay_every,
+             "D %.2f M parameters", len(train_clips), epoch_steps, train_cfg.lr_decay, train_cfg.lr_decay_every,
              len(val_clips), _millions(vocoder), _millions(disc))
     crops = (aligned_crops(corpus, cfg.data, vocoder.config["mel"]) if cfg.data.mel_path
              else corpus.training_crops(cfg.data.segment, vocoder.config["mel"], cfg.data.repeats))
-    trainer = build_vocoder_trainer(vocoder, disc, cfg.train, crops, run.out, segment=cfg.data.segment,
+    trainer = build_vocoder_trainer(vocoder, disc, train_cfg, crops, run.out, segment=cfg.data.segment,
                                     mel_weight=cfg.objective.mel_weight, stft_weight=cfg.objective.stft_weight,
                                     loss_fmax=cfg.mel.loss_fmax, repeats=cfg.data.repeats, validate=validator,
                                     mel_loss=cfg.objective.mel_loss,
@@ -254,7 +178,6 @@ def _millions(module: nn.Module) -> float:
 
 def _fmt(value: Optional[float]) -> str:
     return "n/a" if value is None else f"{value:.3f}"
-
 
 
 def add_arguments(parser: Any) -> None:
