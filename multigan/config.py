@@ -165,6 +165,13 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
+def coerce(value: Any, tp: Any, key: str) -> Any:
+    """``value`` checked against the annotation ``tp`` by the typed config's rules (no lossy conversion: 32.7 is
+    not an int, "256" is not a number, true is not a count; ranges of ``Annotated[..., Range]`` apply); raises
+    :class:`ConfigError` naming ``key``. For settings read from elsewhere, e.g. an imported checkpoint's config."""
+    return _coerce(value, tp, key)
+
+
 def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
     """Build dataclass ``cls`` from ``data``, rejecting unknown keys and ill-typed values.
 

@@ -200,6 +200,11 @@ def load(path: str | Path, device: str | torch.device = "cpu", allow_external: b
         model.match_export(set(state))
     check_tensors(state, model.state_dict(), export.weights, export.class_spec)
     model.load_state_dict(state)
+    if isinstance(model, ExportableGenerator):
+        try:
+            model.check_meta(export.meta)
+        except MultiganError as exc:
+            raise CheckpointError(f"{export.folder / 'generator.json'}: {exc}") from None
     assets = getattr(model, "load_assets", None)
     if callable(assets):
         assets(export.folder)

@@ -31,6 +31,10 @@ class ExportableGenerator(nn.Module):
         """Constructor arguments that rebuild this generator."""
         return dict(self.config)
 
+    def check_meta(self, meta: dict) -> None:
+        """Raise a :class:`~multigan.errors.MultiganError` saying what is wrong when an export's ``meta`` holds an
+        entry this generator reads but cannot use (checked at load, not at first use)."""
+
     def match_export(self, names: set[str]) -> None:
         """Before an export's tensors (``names``) are checked against this model: change form if the export was
         saved in another valid form (a vocoder folds its weight norm when the export holds folded weights)."""

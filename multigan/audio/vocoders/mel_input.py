@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from pathlib import Path
@@ -55,6 +56,12 @@ def _single_tensor(obj: Any, path: Path) -> Tensor:
     raise MelFileError(f"--mel {path}: holds a {type(obj).__name__}, not a tensor")
 
 
+#: Largest magnitude of a log-mel value: natural-log mels of audio lie within about [-25, 10], even decibels of
+#: float32's whole range within +-7,700; anything beyond is linear magnitudes or garbage, never vocoded.
+MAX_ABS_LOG_MEL = 1e4
+_NPY_MAGIC, _ZIP_MAGIC, _PICKLE_MAGIC = b"\x93NUMPY", b"PK\x03\x04", b"\x80"
+
+
 def as_mel(x: Any, n_mels: int, source: str) -> Tensor:
     """``x`` (array or tensor ``[n_mels, frames]``, ``[frames, n_mels]``, or either with a leading 1) as float32
     ``[n_mels, frames]``; ``source`` names the input in errors.
@@ -68,8 +75,10 @@ def as_mel(x: Any, n_mels: int, source: str) -> Tensor:
     if t.dim() != 2:
         raise MelFileError(f"{source}: expected a mel spectrogram [n_mels, frames] or [frames, n_mels], got shape "
                            f"{tuple(t.shape)}")
-    if not (t.is_floating_point() or t.dtype in (torch.int16, torch.int32, torch.int64)):
-        raise MelFileError(f"{source}: holds {t.dtype} values, not numbers")
+    if not t.is_floating_point():
+        kind = str(t.dtype).replace("torch.", "")
+        raise MelFileError(f"{source}: holds {kind} values; a log-mel spectrogram is floating point (integers are "
+                           "quantised or wrong data: save the acoustic model's float output)")
     rows, cols = t.shape
     if rows == n_mels and cols == n_mels:
         raise MelFileError(f"{source}: shape {tuple(t.shape)} is ambiguous ({n_mels} frames of {n_mels} bands): "
@@ -84,6 +93,11 @@ def as_mel(x: Any, n_mels: int, source: str) -> Tensor:
     mel = mel.float().contiguous()
     if not torch.isfinite(mel).all():
         raise MelFileError(f"{source}: holds NaN or infinite values")
+    low, high = float(mel.min()), float(mel.max())
+    if max(abs(low), abs(high)) > MAX_ABS_LOG_MEL:
+        raise MelFileError(f"{source}: value range [{low:.3g}, {high:.3g}] is not a log-mel spectrogram (no log of "
+                           f"audio reaches |x| > {MAX_ABS_LOG_MEL:g}; these look like linear magnitudes or garbage): "
+                           "feed the natural log of the mel magnitudes, as voc.mel(audio) makes them")
     if mel.shape[1] < 1:
         raise MelFileError(f"{source}: holds no frames")
     return mel
@@ -99,7 +113,9 @@ def read_mel_file(path: Union[str, os.PathLike], n_mels: int) -> Tensor:
     if not path.is_file():
         raise MelFileError(f"--mel {path}: {'is not a file' if path.exists() else 'does not exist'}")
     suffix = path.suffix.lower()
-    if suffix == ".npy":
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if suffix == ".npy" or head.startswith(_NPY_MAGIC):
         try:
             data: Any = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
@@ -113,12 +129,38 @@ def read_mel_file(path: Union[str, os.PathLike], n_mels: int) -> Tensor:
             raise
         except Exception as exc:  # safetensors' own error types for truncated or corrupt files
             raise MelFileError(f"--mel {path}: not a readable safetensors file ({exc})") from None
-    else:
+    elif head.startswith((_ZIP_MAGIC, _PICKLE_MAGIC)):
         data = _single_tensor(read_torch_file(path, "--mel"), path)
+    else:
+        raise MelFileError(f"--mel {path}: not a mel file (a .npy array, a .safetensors file or a torch file "
+                           f"saved with torch.save); it starts with {head!r}")
     return as_mel(data, n_mels, f"--mel {path}")
 
 
 # --------------------------------------------------------------------------- statistics of the training mels
+
+
+def check_mel_statistics(stats: Any, n_mels: int) -> None:
+    """A stored ``mel_stats`` entry (of :func:`mel_statistics`) must be usable by :func:`diagnose`: per-band lists of
+    ``n_mels`` finite numbers and finite global figures. Raises :class:`MelFileError` naming what is wrong."""
+    if stats is None:
+        return
+    if not isinstance(stats, Mapping):
+        raise MelFileError(f"meta.mel_stats: expected a mapping of mel statistics, got {type(stats).__name__}")
+    for key in ("mean", "min", "max"):
+        values = stats.get(key)
+        if not (isinstance(values, list) and len(values) == n_mels and all(_finite_number(v) for v in values)):
+            raise MelFileError(f"meta.mel_stats.{key}: expected {n_mels} finite numbers (one per mel band), got "
+                               f"{values!r:.80}")
+    for key in ("global_mean", "global_std", "p01", "p99"):
+        if not _finite_number(stats.get(key)):
+            raise MelFileError(f"meta.mel_stats.{key}: expected a finite number, got {stats.get(key)!r:.40}")
+    if "centered_std" in stats and stats["centered_std"] is not None and not _finite_number(stats["centered_std"]):
+        raise MelFileError(f"meta.mel_stats.centered_std: expected a number, got {stats['centered_std']!r:.40}")
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def mel_statistics(mels: Iterable[Tensor]) -> dict[str, Any]:

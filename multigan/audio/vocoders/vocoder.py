@@ -27,7 +27,7 @@ from ...errors import MultiganError
 from ...generator import ExportableGenerator
 from ..features import LogMel, waveform_batch
 from ..io import check_wav_name, info, load_audio, resample, save_wav
-from .mel_input import check_mel_input, read_mel_file
+from .mel_input import check_mel_input, check_mel_statistics, read_mel_file
 from .registry import VocoderConfigError, generator_family
 
 __all__ = ["DEFAULT_MEL", "Vocoder", "VocoderConfigError", "check_generator_config", "mel_settings"]
@@ -237,6 +237,10 @@ class Vocoder(ExportableGenerator):
     def load_assets(self, folder: Path) -> None:
         """Called by :func:`multigan.load` after the weights: a loaded vocoder is for inference, fold weight norm."""
         self.remove_weight_norm()
+
+    def check_meta(self, meta: dict) -> None:
+        """The training-mel statistics an export stores for the input check must be usable."""
+        check_mel_statistics(meta.get("mel_stats"), self.n_mels)
 
     def match_export(self, names: set[str]) -> None:
         """Folded export weights (no weight-norm parametrizations) fold this model first."""

@@ -18,12 +18,12 @@ import torch
 from torch import Tensor, nn
 
 from .... import checkpoint as ckpt
-from ....config import save_yaml
+from ....config import ConfigError, coerce, save_yaml
 from ....errors import MultiganError
 from ...safe_torch import read_torch_file
 
-__all__ = ["CheckpointImportError", "ImportResult", "check_out", "load_mapped", "map_optimizer_state",
-           "print_import", "read_torch_file", "tensor_dict", "write_run"]
+__all__ = ["CheckpointImportError", "ImportResult", "check_finite", "check_out", "load_mapped", "map_optimizer_state",
+           "print_import", "read_torch_file", "tensor_dict", "typed_settings", "write_run"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -51,6 +51,29 @@ def check_out(out: Path) -> None:
         raise CheckpointImportError(f"--out {out}: exists and is not empty; choose a new run directory")
 
 
+def typed_settings(values: Mapping[str, Any], types: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The entries of ``values`` named in ``types`` (key -> annotation), each checked as strictly as multigan's
+    own config (:func:`multigan.config.coerce`: 32.7 is not a channel count, "256" and true are not sizes, ranges
+    apply); absent keys are left out. Raises :class:`CheckpointImportError` naming ``where`` and the key."""
+    out = {}
+    for key, annotation in types.items():
+        if key in values:
+            try:
+                out[key] = coerce(values[key], annotation, key)
+            except ConfigError as exc:
+                raise CheckpointImportError(f"{where}: {exc}") from None
+    return out
+
+
+def check_finite(tensors: Mapping[str, Tensor], path: Path, what: str) -> None:
+    """Every floating tensor of an import must be finite: NaN or inf weights would vocode silence or noise."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise CheckpointImportError(f"{what} {path}: tensor {name!r} holds {bad} non-finite value(s) (NaN or "
+                                        "inf): the checkpoint is broken (a diverged run or a damaged file)")
+
+
 def tensor_dict(obj: Any, key: str, path: Path, what: str, layout: str) -> dict[str, Tensor]:
     """``obj[key]``, checked to be a state dict (names to tensors)."""
     if not isinstance(obj, Mapping) or key not in obj:
@@ -59,6 +82,7 @@ def tensor_dict(obj: Any, key: str, path: Path, what: str, layout: str) -> dict[
     sd = obj[key]
     if not isinstance(sd, Mapping) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in sd.items()):
         raise CheckpointImportError(f"{what} {path}: {key!r} is not a state dict of tensors")
+    check_finite(sd, path, what)
     return dict(sd)
 
 

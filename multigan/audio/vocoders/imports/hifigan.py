@@ -18,10 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Optional, Union
 
 from torch import Tensor
 
+from ....config import AtLeastOne, NonNegative
 from ..discriminators.combined import CombinedDiscriminator
 from ..discriminators.common import scale_channels
 from ..discriminators.mpd import MPD_CHANNELS, MultiPeriodDiscriminator
@@ -29,7 +30,7 @@ from ..discriminators.msd import MSD_CHANNELS, MultiScaleDiscriminator, msd_chan
 from ..hifigan import HiFiGANConfigError, validate_generator_config
 from ..vocoder import Vocoder, VocoderConfigError, mel_settings
 from .common import (CheckpointImportError, ImportResult, PathLike, check_out, load_mapped, map_optimizer_state,
-                     print_import, read_torch_file, tensor_dict, write_run)
+                     print_import, read_torch_file, tensor_dict, typed_settings, write_run)
 from .reference import discriminator_widths, map_state, parameter_keys
 
 __all__ = ["GENERATOR_KEYS", "MEL_KEYS", "discriminator_section", "hifigan_discriminators", "import_hifigan",
@@ -40,6 +41,16 @@ MEL_KEYS: dict[str, str] = {"sampling_rate": "sample_rate", "n_fft": "n_fft", "h
                             "win_size": "win_size", "num_mels": "n_mels", "fmin": "fmin", "fmax": "fmax"}
 GENERATOR_KEYS: tuple[str, ...] = ("resblock", "upsample_rates", "upsample_kernel_sizes", "upsample_initial_channel",
                                    "resblock_kernel_sizes", "resblock_dilation_sizes")
+_Sizes = list[Annotated[int, AtLeastOne]]
+#: The types of the reference config's keys, checked by the typed config's rules before anything is built.
+CONFIG_TYPES: dict[str, Any] = {
+    "resblock": Union[Annotated[int, AtLeastOne], str], "upsample_rates": _Sizes, "upsample_kernel_sizes": _Sizes,
+    "upsample_initial_channel": Annotated[int, AtLeastOne], "resblock_kernel_sizes": _Sizes,
+    "resblock_dilation_sizes": list[_Sizes], "sampling_rate": Annotated[int, AtLeastOne],
+    "n_fft": Annotated[int, AtLeastOne], "hop_size": Annotated[int, AtLeastOne], "win_size": Annotated[int, AtLeastOne],
+    "num_mels": Annotated[int, AtLeastOne], "fmin": Annotated[float, NonNegative],
+    "fmax": Optional[Annotated[float, NonNegative]], "fmax_for_loss": Optional[Annotated[float, NonNegative]],
+}
 
 
 def read_hifigan_config(path: PathLike) -> tuple[dict, dict, Optional[float]]:
@@ -58,6 +69,7 @@ def read_hifigan_config(path: PathLike) -> tuple[dict, dict, Optional[float]]:
     missing = [k for k in (*GENERATOR_KEYS, *MEL_KEYS) if k not in data]
     if missing:
         raise CheckpointImportError(f"--config {path}: missing key(s) {missing} (a HiFi-GAN config.json has them)")
+    data = {**data, **typed_settings(data, CONFIG_TYPES, f"--config {path}")}
     generator = {k: data[k] for k in GENERATOR_KEYS}
     try:
         mel = mel_settings({ours: data[theirs] for theirs, ours in MEL_KEYS.items()})

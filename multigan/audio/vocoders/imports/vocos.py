@@ -21,16 +21,17 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Annotated, Any, Mapping, Optional
 
 import torch
 import yaml
 from torch import Tensor
 
+from ....config import AtLeastOne, NonNegative
 from ..vocoder import Vocoder, VocoderConfigError, mel_settings
 from ..vocos import VocosConfigError
-from .common import (CheckpointImportError, ImportResult, PathLike, check_out, load_mapped, print_import,
-                     read_torch_file, write_run)
+from .common import (CheckpointImportError, ImportResult, PathLike, check_finite, check_out, load_mapped,
+                     print_import, read_torch_file, typed_settings, write_run)
 
 __all__ = ["FRONT_END_NOTE", "import_vocos", "map_vocos_key", "read_vocos_config", "register_vocos"]
 
@@ -42,6 +43,14 @@ _RENAMES = ((re.compile(r"^backbone\.convnext\.(\d+)\."), r"net.backbone.blocks.
             (re.compile(r"^backbone\.final_layer_norm\."), "net.backbone.final_norm."),
             (re.compile(r"^backbone\.(embed|norm)\."), r"net.backbone.\1."),
             (re.compile(r"^head\.out\."), "net.head.out."))
+
+
+_Size = Annotated[int, AtLeastOne]
+#: The types of the reference config's settings, checked by the typed config's rules before anything is built.
+_FEATURE_TYPES = {"sample_rate": _Size, "n_fft": _Size, "hop_length": _Size, "n_mels": _Size,
+                  "f_min": Annotated[float, NonNegative], "f_max": Optional[Annotated[float, NonNegative]]}
+_BACKBONE_TYPES = {"input_channels": _Size, "dim": _Size, "intermediate_dim": _Size, "num_layers": _Size}
+_HEAD_TYPES = {"dim": _Size, "n_fft": _Size, "hop_length": _Size}
 
 
 def map_vocos_key(key: str) -> Optional[str]:
@@ -63,7 +72,11 @@ def _section(config: Mapping[str, Any], name: str, path: Path) -> tuple[str, dic
     if not isinstance(entry, Mapping) or not isinstance(entry.get("class_path"), str):
         raise CheckpointImportError(f"--config {path}: no '{name}' with a class_path (a Vocos config.yaml has "
                                     "feature_extractor, backbone and head)")
-    return entry["class_path"].rsplit(".", 1)[-1], dict(entry.get("init_args") or {})
+    args = entry.get("init_args") or {}
+    if not isinstance(args, Mapping):
+        raise CheckpointImportError(f"--config {path}: {name}.init_args must be a mapping of settings, got "
+                                    f"{type(args).__name__} {args!r:.60}")
+    return entry["class_path"].rsplit(".", 1)[-1], dict(args)
 
 
 def read_vocos_config(path: PathLike) -> tuple[dict, dict]:
@@ -78,6 +91,9 @@ def read_vocos_config(path: PathLike) -> tuple[dict, dict]:
     fe_cls, fe = _section(config, "feature_extractor", path)
     bb_cls, bb = _section(config, "backbone", path)
     head_cls, head = _section(config, "head", path)
+    for name, section, types in (("feature_extractor", fe, _FEATURE_TYPES), ("backbone", bb, _BACKBONE_TYPES),
+                                 ("head", head, _HEAD_TYPES)):
+        section.update(typed_settings(section, types, f"--config {path}: {name}.init_args"))
     problems = []
     if fe_cls != "MelSpectrogramFeatures":
         problems.append(f"feature_extractor {fe_cls} (only mel-spectrogram Vocos is a mel vocoder)")
@@ -129,6 +145,7 @@ def import_vocos(model: PathLike, config: PathLike, out: PathLike) -> ImportResu
     if not isinstance(state, Mapping) or not all(isinstance(k, str) and isinstance(v, Tensor)
                                                  for k, v in state.items()):
         raise CheckpointImportError(f"--model {model}: expected a state dict of tensors (pytorch_model.bin)")
+    check_finite(state, model, "--model")
     window = state.get("head.istft.window")
     if window is not None and (window.shape != (g_cfg["n_fft"],)
                                or not torch.allclose(window.float(), torch.hann_window(g_cfg["n_fft"]))):
