@@ -3,9 +3,27 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm, weight_norm
 
-__all__ = ["norm_fn", "scale_channels"]
+from ..layers import LRELU_SLOPE
+
+__all__ = ["conv_stack_features", "norm_fn", "scale_channels"]
+
+
+def conv_stack_features(convs: nn.ModuleList, conv_post: nn.Module, x: Tensor) -> list[Tensor]:
+    """Feature maps after each leaky-ReLU conv and after ``conv_post``, then the flattened logits ``[B, N]``
+    (the reference's feature-matching loss includes the final conv output too)."""
+    fmaps: list[Tensor] = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), LRELU_SLOPE)
+        fmaps.append(x)
+    x = conv_post(x)
+    fmaps.append(x)
+    fmaps.append(torch.flatten(x, 1))
+    return fmaps
 
 
 def scale_channels(channels: Sequence[int], scale: float, multiples: Sequence[int]) -> list[int]:

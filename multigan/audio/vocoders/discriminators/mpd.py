@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Optional, Sequence
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ....config import AtLeastOne, Positive
-from ..layers import LRELU_SLOPE, get_padding, to_audio_batch
-from .common import norm_fn, scale_channels
+from ..layers import get_padding, to_audio_batch
+from .common import conv_stack_features, norm_fn, scale_channels
 
 __all__ = ["MPDConfig", "MPD_CHANNELS", "MultiPeriodDiscriminator", "PeriodDiscriminator"]
 
@@ -76,14 +75,7 @@ class PeriodDiscriminator(nn.Module):
             x = F.pad(x, (0, n_pad), mode="reflect" if n_pad < t else "constant")
             t += n_pad
         x = x.view(b, c, t // self.period, self.period)
-        fmaps: list[Tensor] = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            fmaps.append(x)
-        x = self.conv_post(x)
-        fmaps.append(x)  # the reference's feature-matching loss includes the final conv output too
-        fmaps.append(torch.flatten(x, 1))
-        return fmaps
+        return conv_stack_features(self.convs, self.conv_post, x)
 
 
 class MultiPeriodDiscriminator(nn.Module):

@@ -10,13 +10,11 @@ import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Optional, Sequence
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ....config import AtLeastOne, Positive
-from ..layers import LRELU_SLOPE, to_audio_batch
-from .common import norm_fn, scale_channels
+from ..layers import to_audio_batch
+from .common import conv_stack_features, norm_fn, scale_channels
 
 __all__ = ["MSDConfig", "MSD_CHANNELS", "MSD_LAYERS", "MultiScaleDiscriminator", "ScaleDiscriminator",
            "msd_channel_multiples"]
@@ -75,14 +73,7 @@ class ScaleDiscriminator(nn.Module):
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """Feature maps after each conv and after ``conv_post``, then the flattened logits ``[B, N]``."""
-        fmaps: list[Tensor] = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            fmaps.append(x)
-        x = self.conv_post(x)
-        fmaps.append(x)  # the reference's feature-matching loss includes the final conv output too
-        fmaps.append(torch.flatten(x, 1))
-        return fmaps
+        return conv_stack_features(self.convs, self.conv_post, x)
 
 
 class MultiScaleDiscriminator(nn.Module):
