@@ -28,6 +28,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "multigan.audio.spoken_digits.cli:register",
     "multigan.audio.vocoders.cli:register",
     "multigan.audio.vocoders.imports.cli:register",
+    "multigan.audio.vocoders.onnx_export:register",
     "multigan.text.cli:register",
 )
 

@@ -34,6 +34,7 @@ from ...config import AtLeastOne
 from ...errors import MultiganError
 from ...generator import ExportableGenerator
 from .layers import LRELU_SLOPE, get_padding, remove_weight_norm
+from .receptive import Reach
 
 __all__ = ["HIFIGAN_CONFIGS", "HiFiGANConfig", "HiFiGANConfigError", "HiFiGANGenerator", "ResBlock1", "ResBlock2",
            "normalise_resblock", "validate_generator_config"]
@@ -241,6 +242,12 @@ class ResBlock1(nn.Module):
             x = x + h
         return x
 
+    def reach(self, r: Reach) -> Reach:
+        """The stretch of the input that stretch ``r`` of the output needs (streaming context)."""
+        for c1, c2 in reversed(list(zip(self.convs1, self.convs2))):
+            r = r.union(r.conv(c2).conv(c1))
+        return r
+
 
 class ResBlock2(nn.Module):
     """MRF residual block type 2 (V3): per dilation, lrelu -> dilated conv, + skip."""
@@ -257,6 +264,12 @@ class ResBlock2(nn.Module):
         for c in self.convs:
             x = x + c(F.leaky_relu(x, LRELU_SLOPE))
         return x
+
+    def reach(self, r: Reach) -> Reach:
+        """The stretch of the input that stretch ``r`` of the output needs (streaming context)."""
+        for c in reversed(self.convs):
+            r = r.union(r.conv(c))
+        return r
 
 
 class HiFiGANGenerator(ExportableGenerator):
@@ -409,6 +422,17 @@ class HiFiGANGenerator(ExportableGenerator):
         """Vocode without gradients: mel ``[B, n_mels, frames]`` (or ``[n_mels, frames]``) -> ``[B, frames*hop]``."""
         p = next(self.parameters())
         return self(None, mel.to(device=p.device, dtype=p.dtype)).squeeze(1)
+
+    def stream_context(self) -> tuple[int, int]:
+        """Mel frames ``(left, right)`` a chunk needs beyond its own to be vocoded exactly as in the whole
+        utterance: the receptive field walked back through ``conv_post``, each stage's MRF blocks (the widest
+        branch) and transposed conv, and ``conv_pre`` (:class:`~multigan.audio.vocoders.receptive.Reach`)."""
+        r = Reach.of_frame(self.hop_size).conv(self.conv_post)
+        for i in reversed(range(self.num_upsamples)):
+            blocks = self.resblocks[i * self.num_kernels:(i + 1) * self.num_kernels]
+            r = r.union(*(b.reach(r) for b in blocks))
+            r = r.transposed_conv(self.ups[i])
+        return r.conv(self.conv_pre).context
 
     def remove_weight_norm(self) -> "HiFiGANGenerator":
         """Fold weight normalisation into plain weights (for inference); idempotent."""

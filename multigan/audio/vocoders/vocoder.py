@@ -5,6 +5,7 @@
     mel = voc.mel(audio)                               # the feature extractor the vocoder was trained on
     wav = voc.resynthesize(audio, sample_rate)         # any clip: resampled to voc.sample_rate, mel, vocoded
     voc.vocode_file("in.wav", "out.wav")
+    for audio in voc.stream(mel_chunks): ...           # exact chunked vocoding (multigan.audio.vocoders.streaming)
 
 :class:`Vocoder` wraps any generator family of :data:`~multigan.audio.vocoders.registry.GENERATORS` (``net``,
 chosen by name) and the :class:`~multigan.audio.features.LogMel` front end of its ``mel`` settings
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Iterable, Iterator, Mapping, Optional, Union
 
 import numpy as np
 import torch
@@ -29,6 +30,7 @@ from ..features import LogMel, waveform_batch
 from ..io import check_wav_name, info, load_audio, resample, save_wav
 from .mel_input import check_mel_input, check_mel_statistics, read_mel_file
 from .registry import VocoderConfigError, generator_family
+from .streaming import frame_context, stream_vocode
 
 __all__ = ["DEFAULT_MEL", "Vocoder", "VocoderConfigError", "check_generator_config", "mel_settings"]
 
@@ -185,13 +187,42 @@ class Vocoder(ExportableGenerator):
         p = next(self.parameters())
         return self(None, mel.to(device=p.device, dtype=p.dtype))
 
+    def stream_context(self) -> tuple[int, int]:
+        """Mel frames ``(left, right)`` of context the family's receptive field needs; ``right`` is the
+        look-ahead (added latency) of :meth:`stream`."""
+        return frame_context(self.net)
+
+    def stream(self, mel_chunks: Iterable[Tensor], context: Optional[tuple[int, int]] = None) -> Iterator[Tensor]:
+        """Vocode mel chunks as they arrive: yields ``[B, n * hop_size]`` pieces whose concatenation equals
+        ``voc(whole mel)`` (to float rounding), for any chunk sizes.
+
+        A frame's audio is yielded once ``right`` more frames have arrived (:meth:`stream_context`; the rest
+        when the chunks end). ``context`` overrides the computed one (too little gives seams).
+        See :mod:`multigan.audio.vocoders.streaming`.
+        """
+        p = next(self.parameters())
+        ctx = self.stream_context() if context is None else context
+        return stream_vocode(lambda mel: self.net(None, mel).squeeze(1), mel_chunks, n_mels=self.n_mels,
+                             hop=self.hop_size, context=ctx, device=p.device, dtype=p.dtype)
+
+    def _vocode(self, mel: Tensor, chunk_frames: Optional[int] = None) -> Tensor:
+        """:meth:`generate`, or :meth:`stream` over chunks of ``chunk_frames`` frames, concatenated."""
+        if not chunk_frames:
+            return self.generate(mel)
+        if chunk_frames < 1:
+            raise MultiganError(f"chunk_frames must be >= 1, got {chunk_frames}")
+        mel = mel if mel.dim() == 3 else mel.unsqueeze(0)
+        pieces = list(self.stream(mel.split(int(chunk_frames), dim=2)))
+        return torch.cat(pieces, dim=1) if pieces else self.generate(mel)
+
     @torch.no_grad()
-    def resynthesize(self, audio: AudioLike, sample_rate: int) -> Tensor:
+    def resynthesize(self, audio: AudioLike, sample_rate: int, chunk_frames: Optional[int] = None) -> Tensor:
         """Analyse and re-synthesise a clip: resample to :attr:`sample_rate`, take :meth:`mel`, vocode.
 
         Args:
             audio: waveform ``[T]`` or ``[B, T]`` (tensor or array) in ``[-1, 1]``.
             sample_rate: its rate in Hz.
+            chunk_frames: vocode through :meth:`stream` in chunks of this many mel frames (the same audio).
 
         Returns:
             The vocoded waveform at :attr:`sample_rate` (CPU float32), ``[T']`` or ``[B, T']`` where ``T'`` is the
@@ -208,26 +239,32 @@ class Vocoder(ExportableGenerator):
         length = y.shape[-1]
         frames = -(-length // self.hop_size)
         y = torch.nn.functional.pad(y, (0, frames * self.hop_size - length))
-        out = self.generate(self.mel(y))[:, :length].float().cpu()
+        out = self._vocode(self.mel(y), chunk_frames)[:, :length].float().cpu()
         return out[0] if single else out
 
-    def vocode_file(self, in_wav: Union[str, Path], out_wav: Union[str, Path]) -> Path:
-        """Re-synthesise audio file ``in_wav`` (any rate; multi-channel is mixed down) into WAV ``out_wav``."""
+    def vocode_file(self, in_wav: Union[str, Path], out_wav: Union[str, Path],
+                    chunk_frames: Optional[int] = None) -> Path:
+        """Re-synthesise audio file ``in_wav`` (any rate; multi-channel is mixed down) into WAV ``out_wav``
+        (streamed in chunks of ``chunk_frames`` mel frames when given)."""
         check_wav_name(out_wav)
         audio = load_audio(in_wav, None)  # checked read at the file's own rate
         rate = info(in_wav).sample_rate
         try:
-            wav = self.resynthesize(audio, rate)
+            wav = self.resynthesize(audio, rate, chunk_frames=chunk_frames)
         except MultiganError as exc:
             raise MultiganError(f"{in_wav}: {exc}") from None
         return save_wav(out_wav, wav, self.sample_rate)
 
-    def vocode_mel_file(self, mel_path: Union[str, Path], out_wav: Union[str, Path]) -> Path:
+    def vocode_mel_file(self, mel_path: Union[str, Path], out_wav: Union[str, Path],
+                        chunk_frames: Optional[int] = None) -> Path:
         """Vocode a mel file made elsewhere (``.npy``, ``.safetensors`` or torch; ``[n_mels, frames]`` or
-        ``[frames, n_mels]``, see :func:`~multigan.audio.vocoders.mel_input.read_mel_file`) into WAV ``out_wav``."""
+        ``[frames, n_mels]``, see :func:`~multigan.audio.vocoders.mel_input.read_mel_file`) into WAV ``out_wav``
+        (streamed in chunks of ``chunk_frames`` mel frames when given)."""
         check_wav_name(out_wav)
-        return save_wav(out_wav, self.generate(read_mel_file(mel_path, self.n_mels))[0].float().cpu(),
-                        self.sample_rate)
+        mel = read_mel_file(mel_path, self.n_mels)
+        if chunk_frames:
+            check_mel_input(mel, getattr(self, "export_meta", {}).get("mel_stats"))  # once, on the whole mel
+        return save_wav(out_wav, self._vocode(mel, chunk_frames)[0].float().cpu(), self.sample_rate)
 
     def remove_weight_norm(self) -> "Vocoder":
         """Fold the network's weight normalisation into plain weights (faster inference); idempotent."""

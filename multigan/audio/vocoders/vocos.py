@@ -29,9 +29,10 @@ from torch import Tensor, nn
 from ...config import AtLeastOne
 from ...errors import MultiganError
 from ...generator import ExportableGenerator
+from .receptive import Reach
 
 __all__ = ["ConvNeXtBlock", "ISTFTHead", "VOCOS_CONFIGS", "VocosBackbone", "VocosConfig", "VocosConfigError",
-           "VocosGenerator", "istft_same"]
+           "VocosExportGraph", "VocosGenerator", "istft_basis", "istft_same", "istft_same_real"]
 
 #: The published mel-spectrogram Vocos backbone (``configs/vocos.yaml`` of the reference).
 VOCOS_CONFIGS: dict[str, dict[str, int]] = {
@@ -96,6 +97,42 @@ def istft_same(spec: Tensor, hop: int, window: Tensor) -> Tensor:
     signal = signal[:, left:length - right]
     envelope = envelope[left:length - right]
     return signal / envelope.clamp_min(1e-11)
+
+
+def istft_basis(window: Tensor) -> Tensor:
+    """The windowed inverse real DFT as a transposed-conv kernel ``[n_fft + 2, 1, n_fft]`` (float32).
+
+    Row ``k`` (real part of bin ``k``) is ``c_k / n_fft * cos(2 pi k n / n_fft) * window[n]`` and row
+    ``n_fft // 2 + 1 + k`` (imaginary part) is ``-c_k / n_fft * sin(...) * window[n]``, ``c_k = 1`` for the DC
+    and Nyquist bins and 2 otherwise: ``irfft(norm="backward")`` times the window, which ignores the imaginary
+    parts of DC and Nyquist as ``irfft`` does (their sines are 0). Computed in float64.
+    """
+    n_fft = window.shape[0]
+    bins = n_fft // 2 + 1
+    k = torch.arange(bins, dtype=torch.float64)[:, None]
+    n = torch.arange(n_fft, dtype=torch.float64)[None, :]
+    angle = 2 * torch.pi * torch.remainder(k * n, n_fft) / n_fft  # exact k*n mod n_fft before the scaling
+    scale = torch.full((bins, 1), 2.0 / n_fft, dtype=torch.float64)
+    scale[0] = scale[-1] = 1.0 / n_fft
+    w = window.to(torch.float64)[None, :]
+    basis = torch.cat([scale * torch.cos(angle) * w, -scale * torch.sin(angle) * w])
+    return basis.to(torch.float32).unsqueeze(1)
+
+
+def istft_same_real(spec: Tensor, hop: int, basis: Tensor, window: Tensor) -> Tensor:
+    """:func:`istft_same` in real arithmetic and two transposed convolutions (ONNX-exportable, no FFT, no complex).
+
+    ``spec`` is ``[B, n_fft + 2, frames]``: the real parts of the ``n_fft // 2 + 1`` bins, then the imaginary
+    parts; ``basis`` is :func:`istft_basis` of ``window``. The inverse DFT, windowing and overlap-add are one
+    ``conv_transpose1d`` at stride ``hop``; the squared-window envelope is another, of ones. Same trimming and
+    normalisation as :func:`istft_same` (equal to it up to float32 rounding, tested).
+    """
+    n_fft = window.shape[0]
+    signal = F.conv_transpose1d(spec, basis, stride=hop)                      # [B, 1, (frames - 1) * hop + n_fft]
+    ones = torch.ones_like(spec[:1, :1])
+    envelope = F.conv_transpose1d(ones, window.square().view(1, 1, n_fft), stride=hop)
+    left, right = _same_padding(n_fft, hop)                                   # right >= hop >= 1
+    return (signal / envelope.clamp_min(1e-11))[:, 0, left:-right]
 
 
 class ConvNeXtBlock(nn.Module):
@@ -168,6 +205,28 @@ class ISTFTHead(nn.Module):
         return self.synthesize(magnitude, phase)
 
 
+class VocosExportGraph(nn.Module):
+    """Vocos as an ONNX-exportable graph: mel ``[B, n_mels, frames]`` -> ``[B, 1, frames * hop]``.
+
+    Shares the generator's backbone and head weights; the head's magnitude and phase become real and imaginary
+    parts (``mag * cos p``, ``mag * sin p``) and :func:`istft_same_real` replaces the FFT and complex tensors.
+    """
+
+    def __init__(self, g: "VocosGenerator") -> None:
+        super().__init__()
+        self.backbone, self.out, self.hop = g.backbone, g.head.out, g.head.hop
+        window = torch.hann_window(g.head.n_fft)
+        self.register_buffer("window", window, persistent=False)
+        self.register_buffer("basis", istft_basis(window), persistent=False)
+
+    def forward(self, mel: Tensor) -> Tensor:
+        """Log-mel ``[B, n_mels, frames]`` -> waveform ``[B, 1, frames * hop]`` in ``[-1, 1]``."""
+        log_mag, phase = self.out(self.backbone(mel)).transpose(1, 2).chunk(2, dim=1)
+        magnitude = torch.exp(log_mag).clamp(max=MAX_MAGNITUDE)
+        spec = torch.cat([magnitude * torch.cos(phase), magnitude * torch.sin(phase)], dim=1)
+        return istft_same_real(spec, self.hop, self.basis, self.window).clamp(-1.0, 1.0).unsqueeze(1)
+
+
 class VocosGenerator(ExportableGenerator):
     """Vocos: log-mel ``[B, n_mels, frames]`` -> waveform ``[B, 1, frames * hop_size]`` in ``[-1, 1]``.
 
@@ -235,6 +294,21 @@ class VocosGenerator(ExportableGenerator):
             raise ValueError(f"expected mel of shape [B, {self.n_mels}, frames], got {tuple(mel.shape)}")
         wav = self.head(self.backbone(mel))
         return wav.clamp(-1.0, 1.0).unsqueeze(1).to(mel.dtype)
+
+    def export_graph(self) -> VocosExportGraph:
+        """The network with an FFT-free inverse STFT, for ONNX export (:class:`VocosExportGraph`)."""
+        return VocosExportGraph(self)
+
+    def stream_context(self) -> tuple[int, int]:
+        """Mel frames ``(left, right)`` a chunk needs beyond its own to be vocoded exactly as in the whole
+        utterance: the overlap-add of ``n_fft``-sample frames (a transposed conv of stride ``hop``), each
+        ConvNeXt block's depthwise conv (residual) and the embedding conv; LayerNorms and linears act per frame.
+        """
+        left_trim, _ = _same_padding(self.head.n_fft, self.hop_size)
+        r = Reach.of_frame(self.hop_size).transposed(self.head.n_fft, self.hop_size, left_trim)
+        for block in reversed(self.backbone.blocks):
+            r = r.union(r.conv(block.dwconv))
+        return r.conv(self.backbone.embed).context
 
     def remove_weight_norm(self) -> "VocosGenerator":
         """Vocos has no weight normalisation: returns ``self``."""
