@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ...errors import MultiganError
 from ...generator import ExportableGenerator
+from .bigvgan import BigVGANGenerator
 from .hifigan import HiFiGANGenerator
 from .vocos import VocosGenerator
 
@@ -27,6 +28,7 @@ __all__ = ["GENERATORS", "VocoderConfigError", "generator_family"]
 GENERATORS: dict[str, type[ExportableGenerator]] = {
     "hifigan": HiFiGANGenerator,
     "vocos": VocosGenerator,
+    "bigvgan": BigVGANGenerator,
 }
 
 

@@ -30,10 +30,6 @@ __all__ = ["frame_context", "stream_vocode"]
 def frame_context(net: nn.Module) -> tuple[int, int]:
     """``(left, right)`` mel frames of context family network ``net`` needs (its ``stream_context()``)."""
     fn = getattr(net, "stream_context", None)
-    if not callable(fn) and type(net).__name__ == "BigVGANGenerator":
-        from .bigvgan_context import bigvgan_stream_context  # until bigvgan.py defines the method itself
-
-        return bigvgan_stream_context(net)
     if not callable(fn):
         raise MultiganError(f"{type(net).__name__} cannot stream: the family defines no stream_context() "
                             "(the mel frames of context its receptive field needs)")

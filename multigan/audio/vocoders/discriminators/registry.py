@@ -17,6 +17,8 @@ from typing import Annotated, Any, Mapping, Optional, Sequence
 
 from ....config import ConfigError, Positive
 from .combined import CombinedDiscriminator
+from .cqt import CQTConfig
+from .mbd import MBDConfig
 from .mpd import MPDConfig
 from .mrd import MRDConfig
 from .msd import MSDConfig
@@ -29,6 +31,7 @@ DISCRIMINATORS: dict[str, type] = {
     "mpd": MPDConfig,
     "msd": MSDConfig,
     "mrd": MRDConfig,
+    "cqt": CQTConfig, "mbd": MBDConfig,
 }
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 
+from .bigvgan import register_bigvgan
 from .hifigan import register_hifigan
 from .vocos import register_vocos
 
 __all__ = ["FAMILIES", "register"]
 
 #: The ``import-checkpoint`` families: each adds its parser to the families' sub-parsers.
-FAMILIES: tuple[Callable[[Any], argparse.ArgumentParser], ...] = (register_hifigan, register_vocos)
+FAMILIES: tuple[Callable[[Any], argparse.ArgumentParser], ...] = (register_hifigan, register_vocos, register_bigvgan)
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
