@@ -48,6 +48,12 @@ class ExtraLoss:
     fn: Callable[[torch.Tensor, Batch], torch.Tensor]
 
 
+#: ``fn(discriminator, fake, batch) -> {name: scalar}``: the G phase's adversarial terms in place of
+#: ``train.loss``'s generator term and feature matching (e.g. a REINFORCE objective on sampled tokens). The
+#: discriminator is frozen and unwrapped; the extra losses are still added.
+GeneratorObjective = Callable[[nn.Module, torch.Tensor, "Batch"], dict[str, torch.Tensor]]
+
+
 @dataclass
 class ValidationContext:
     """What a validation callback receives. ``writer`` is a TensorBoard SummaryWriter (None off the main process)."""
@@ -88,8 +94,9 @@ class Trainer(RunState):
                  run_dir: str | Path, extra_losses: Sequence[ExtraLoss] = (),
                  validate: Callable[[ValidationContext], dict] | None = None,
                  collate_fn: Callable = default_collate, runtime: Runtime | None = None, meta: dict | None = None,
-                 callbacks: Sequence[Callback] = ()):
+                 callbacks: Sequence[Callback] = (), g_objective: GeneratorObjective | None = None):
         self.cfg, self.run_dir, self.validate_fn = cfg, Path(run_dir), validate
+        self.g_objective = g_objective
         self.extra_losses, self.meta = list(extra_losses), meta or {}
         self.callbacks = list(callbacks) + ([TimeBudget(cfg.max_minutes)] if cfg.max_minutes else [])
         self.rt = runtime or Runtime.create(cfg)
@@ -194,7 +201,10 @@ class Trainer(RunState):
         """The G phase's loss terms for one micro-batch (adversarial once D trains, plus the extra losses)."""
         cfg, terms = self.cfg, {}
         if self.step >= cfg.adv_start_step:
-            terms.update(self._g_adversarial_terms(batch, fake))
+            if self.g_objective is not None:
+                terms.update(self.g_objective(self.D, fake, batch))
+            else:
+                terms.update(self._g_adversarial_terms(batch, fake))
         for extra in self.extra_losses:
             terms[f"g_{extra.name}"] = extra.weight * extra.fn(fake, batch).float()
         if not terms:

@@ -87,12 +87,23 @@ class BertDiscriminatorConfig:
 
 
 @dataclass
+class LSTMDiscriminatorConfig:
+    """ScratchGAN's per-token LSTM discriminator (a logit per position)."""
+
+    embed_dim: Annotated[int, AtLeastOne] = 64
+    hidden_dim: Annotated[int, AtLeastOne] = 64
+    num_layers: Annotated[int, AtLeastOne] = 1
+    dropout: Annotated[float, Range(min=0, max=1, max_inclusive=False)] = 0.1  # on the embeddings
+
+
+@dataclass
 class DiscriminatorConfig:
     """The discriminator: ``arch`` picks the section that is read."""
 
-    arch: Literal["cnn", "bert"] = "cnn"
+    arch: Literal["cnn", "bert", "lstm"] = "cnn"
     cnn: CNNDiscriminatorConfig = field(default_factory=CNNDiscriminatorConfig)
     bert: BertDiscriminatorConfig = field(default_factory=BertDiscriminatorConfig)
+    lstm: LSTMDiscriminatorConfig = field(default_factory=LSTMDiscriminatorConfig)
 
     def selected(self) -> object:
         """The section of the chosen architecture."""
@@ -126,10 +137,18 @@ def _bert(cfg: BertDiscriminatorConfig, vocab_size: int, seq_len: int) -> nn.Mod
     return BertDiscriminator(vocab_size, seq_len, **asdict(cfg))
 
 
+def _lstm_d(cfg: LSTMDiscriminatorConfig, vocab_size: int, seq_len: int) -> nn.Module:
+    from .scratchgan import LSTMDiscriminator
+    return LSTMDiscriminator(vocab_size, seq_len, **asdict(cfg))
+
+
 #: name -> builder(section, tokenizer keyword arguments incl. z_dim)
 GENERATORS: dict[str, Callable[..., TextGenerator]] = {"relgan": _relgan, "lstm": _lstm, "gpt2": _gpt2}
 #: name -> builder(section, vocab_size, seq_len)
-DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {"cnn": _cnn, "bert": _bert}
+DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {"cnn": _cnn, "bert": _bert, "lstm": _lstm_d}
+
+#: discriminators giving a logit per position ``[B, L]`` (what a per-token REINFORCE objective needs)
+PER_TOKEN_DISCRIMINATORS = ("lstm",)
 
 
 def build_generator(cfg: GeneratorConfig, tokenizer: WordTokenizer) -> TextGenerator:
@@ -140,7 +159,18 @@ def build_generator(cfg: GeneratorConfig, tokenizer: WordTokenizer) -> TextGener
 
 def build_discriminator(cfg: DiscriminatorConfig, tokenizer: WordTokenizer) -> nn.Module:
     """The configured discriminator, sized for ``tokenizer``; bad sizes are a ConfigError naming the section."""
+    return build_sized_discriminator(cfg, tokenizer.vocab_size, tokenizer.seq_len)
+
+
+def build_sized_generator(cfg: GeneratorConfig, **kw) -> TextGenerator:
+    """The configured generator from explicit constructor arguments (``vocab_size``, ``seq_len``, the special
+    ids, ``fixed_length``) instead of a tokenizer; no tokenizer is attached (the synthetic-oracle task)."""
+    return GENERATORS[cfg.arch](cfg.selected(), {**kw, "z_dim": cfg.z_dim})
+
+
+def build_sized_discriminator(cfg: DiscriminatorConfig, vocab_size: int, seq_len: int) -> nn.Module:
+    """The configured discriminator for ``vocab_size`` x ``seq_len`` inputs."""
     try:
-        return DISCRIMINATORS[cfg.arch](cfg.selected(), tokenizer.vocab_size, tokenizer.seq_len)
+        return DISCRIMINATORS[cfg.arch](cfg.selected(), vocab_size, seq_len)
     except ValueError as exc:
         raise ConfigError(f"discriminator.{cfg.arch}: {exc}") from None

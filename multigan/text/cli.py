@@ -7,6 +7,12 @@ scores every run's adversarial export and its MLE generators (``RUN/mle``, and `
 recipe trained the matched-compute baseline) over the same temperature sweep, plus a real-text point drawn
 from ``--real`` (its sentences that are not references), and writes the frontier report as JSON with a PNG
 beside it (:mod:`multigan.text.frontier`): BLEU-4 against self-BLEU-4, NLL_gen against self-BLEU-4.
+
+    multigan eval-oracle RUN [RUN ...] [--temperatures 0.8,0.9,1.0,1.1] [--seeds 0,1,2] [-n 2000] [--out FILE]
+
+scores synthetic-oracle runs (:mod:`multigan.text.oracle_eval`): mean, spread and range of NLL_oracle and
+NLL_gen per temperature over sampling seeds and the runs of the same kind (training seeds), and prints for each
+GAN point whether it beats the MLE curve at equal NLL_gen by more than the seed spread.
 """
 from __future__ import annotations
 
@@ -49,6 +55,36 @@ def _cmd_eval_text(args: argparse.Namespace) -> None:
     print(f"wrote {out} and {png}")
 
 
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1,2"`` -> ``[0, 1, 2]``."""
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise MultiganError(f"--seeds: expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise MultiganError("--seeds: at least one seed is needed")
+    return values
+
+
+def _cmd_eval_oracle(args: argparse.Namespace) -> None:
+    from .oracle_eval import evaluate_runs, verdict_lines, write
+
+    if args.n < 1:
+        raise MultiganError(f"-n: at least 1 sample per point is needed, got {args.n}")
+    rows = evaluate_runs(args.run, parse_temperatures(args.temperatures), args.n, parse_seeds(args.seeds),
+                         args.device)
+    out = Path(args.out or Path(args.run[0]) / "oracle_frontier.json")
+    report = write(rows, out)
+    for label, entry in report["aggregate"].items():
+        for p in entry["points"]:
+            o, g = p["nll_oracle"], p["nll_gen"]
+            print(f"{label:>28} T={p['temperature']:g}: NLL_oracle {o['mean']:.3f} +- {o['std']:.3f} "
+                  f"[{o['min']:.3f}, {o['max']:.3f}], NLL_gen {g['mean']:.3f} +- {g['std']:.3f} "
+                  f"({p['runs']} run(s) x {o['n'] // max(p['runs'], 1)} seed(s))")
+    print("\n".join(verdict_lines(report["verdict"])))
+    print(f"wrote {out}")
+
+
 def register(subparsers) -> None:
     """Add the text sub-commands to ``multigan``'s sub-parsers."""
     p = subparsers.add_parser("eval-text", help="quality-diversity frontiers of text runs (GAN vs MLE vs real text)")
@@ -64,3 +100,14 @@ def register(subparsers) -> None:
     p.add_argument("--out", help="JSON report (default FIRST_RUN/frontier.json); the PNG goes beside it")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_cmd_eval_text)
+
+    p = subparsers.add_parser("eval-oracle", help="synthetic-oracle runs: NLL_oracle / NLL_gen over temperatures "
+                                                  "and seeds, and whether a GAN beats MLE beyond the seed spread")
+    p.add_argument("run", nargs="+", help="oracle run directories (recipes/oracle_relgan.py); runs of the same "
+                                          "objective and generator are pooled as training seeds")
+    p.add_argument("--temperatures", default="0.8,0.9,1.0,1.1,1.2", help="comma-separated sampling temperatures")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated sampling seeds")
+    p.add_argument("-n", type=int, default=2000, help="samples per point")
+    p.add_argument("--out", help="JSON report (default FIRST_RUN/oracle_frontier.json)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_cmd_eval_oracle)

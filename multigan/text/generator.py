@@ -66,11 +66,18 @@ class TextGenerator(ExportableGenerator):
     """Base class of the text generators (see the module docstring)."""
 
     sample_options = ("temperature",)
+    #: ``forward`` returns sampled ids ``[B, L]`` without a graph instead of soft one-hots (REINFORCE
+    #: objectives score the ids and take log-probabilities by teacher forcing; set per instance, not saved)
+    hard_samples: bool = False
 
     def __init__(self, vocab_size: int, seq_len: int, bos_id: int = 1, eos_id: int = 2, pad_id: int = 0,
-                 z_dim: int = 0, **arch: Any):
+                 z_dim: int = 0, fixed_length: bool = False, **arch: Any):
+        # fixed_length: every sequence has exactly seq_len tokens, <eos> is never sampled (the synthetic-oracle
+        # task); recorded in the export only when set, so other exports keep their config
+        extra = {"fixed_length": True} if fixed_length else {}
         super().__init__(vocab_size=vocab_size, seq_len=seq_len, bos_id=bos_id, eos_id=eos_id, pad_id=pad_id,
-                         z_dim=z_dim, **arch)
+                         z_dim=z_dim, **extra, **arch)
+        self.fixed_length = bool(fixed_length)
         if vocab_size < 5 or seq_len < 1:
             raise MultiganError(f"text generator: vocab_size must be >= 5 and seq_len >= 1 "
                                 f"(got {vocab_size}, {seq_len})")
@@ -82,7 +89,8 @@ class TextGenerator(ExportableGenerator):
 
     def _init_output_mask(self) -> None:
         mask = torch.zeros(self.vocab_size)
-        mask[[self.pad_id, self.bos_id]] = float("-inf")
+        never = [self.pad_id, self.bos_id] + ([self.eos_id] if self.fixed_length else [])
+        mask[never] = float("-inf")
         self.register_buffer("logit_mask", mask, persistent=False)
 
     # --- what subclasses implement --------------------------------------------------------------------------
@@ -117,7 +125,11 @@ class TextGenerator(ExportableGenerator):
         return self.output_layer(hidden) + self.logit_mask.to(hidden.dtype)
 
     def forward(self, noise: torch.Tensor, cond: Any = None) -> torch.Tensor:
-        """Soft one-hots ``[B, seq_len, V]`` (Gumbel-softmax at the current inverse temperature)."""
+        """Soft one-hots ``[B, seq_len, V]`` (Gumbel-softmax at the current inverse temperature); with
+        :attr:`hard_samples`, sampled ids ``[B, seq_len]`` (no graph)."""
+        if self.hard_samples:
+            with torch.no_grad():
+                return self.rollout(noise, soft=False)
         return self.rollout(noise)
 
     def rollout(self, noise: torch.Tensor, generator: torch.Generator | None = None, temperature: float = 1.0,

@@ -15,8 +15,9 @@ class LSTMGenerator(TextGenerator):
     """
 
     def __init__(self, vocab_size: int, seq_len: int, bos_id: int = 1, eos_id: int = 2, pad_id: int = 0,
-                 z_dim: int = 0, embed_dim: int = 32, hidden_dim: int = 32, num_layers: int = 1):
-        super().__init__(vocab_size, seq_len, bos_id, eos_id, pad_id, z_dim, embed_dim=embed_dim,
+                 z_dim: int = 0, embed_dim: int = 32, hidden_dim: int = 32, num_layers: int = 1,
+                 fixed_length: bool = False):
+        super().__init__(vocab_size, seq_len, bos_id, eos_id, pad_id, z_dim, fixed_length, embed_dim=embed_dim,
                          hidden_dim=hidden_dim, num_layers=num_layers)
         self.hidden_dim, self.num_layers = hidden_dim, num_layers
         self.embedding = nn.Embedding(vocab_size, embed_dim)

@@ -122,8 +122,8 @@ class RelGANGenerator(TextGenerator):
 
     def __init__(self, vocab_size: int, seq_len: int, bos_id: int = 1, eos_id: int = 2, pad_id: int = 0,
                  z_dim: int = 0, embed_dim: int = 32, mem_slots: int = 1, num_heads: int = 2, head_size: int = 256,
-                 key_size: int = 0):
-        super().__init__(vocab_size, seq_len, bos_id, eos_id, pad_id, z_dim, embed_dim=embed_dim,
+                 key_size: int = 0, fixed_length: bool = False):
+        super().__init__(vocab_size, seq_len, bos_id, eos_id, pad_id, z_dim, fixed_length, embed_dim=embed_dim,
                          mem_slots=mem_slots, num_heads=num_heads, head_size=head_size, key_size=key_size)
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         nn.init.normal_(self.embedding.weight, std=1.0 / math.sqrt(vocab_size))
