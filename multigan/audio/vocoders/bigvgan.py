@@ -34,7 +34,7 @@ from ...generator import ExportableGenerator
 from .alias_free import Activation1d, make_activation
 from .bigvgan_context import bigvgan_stream_context
 from .hifigan import HiFiGANConfigError, validate_generator_config
-from .layers import get_padding, remove_weight_norm
+from .layers import get_padding, mel_batch, remove_weight_norm
 
 __all__ = ["AMPBlock1", "AMPBlock2", "BIGVGAN_CONFIGS", "BigVGANConfig", "BigVGANConfigError", "BigVGANGenerator"]
 
@@ -230,14 +230,7 @@ class BigVGANGenerator(ExportableGenerator):
 
     def forward(self, noise: Optional[Tensor], cond: Optional[Tensor] = None) -> Tensor:
         """Vocode log-mel ``cond`` ``[B, n_mels, frames]`` (or ``generator(mel)``) into ``[B, 1, frames * hop]``."""
-        mel = cond if cond is not None else noise
-        if mel is None:
-            raise ValueError(f"BigVGANGenerator is a conditional vocoder: pass the mel [B, {self.n_mels}, frames] "
-                             "as cond")
-        if mel.dim() == 2:
-            mel = mel.unsqueeze(0)
-        if mel.dim() != 3 or mel.shape[1] != self.n_mels:
-            raise ValueError(f"expected mel of shape [B, {self.n_mels}, frames], got {tuple(mel.shape)}")
+        mel = mel_batch(noise, cond, self.n_mels, "BigVGANGenerator")
         x = self.conv_pre(mel)
         for i, up in enumerate(self.ups):
             x = up[0](x)

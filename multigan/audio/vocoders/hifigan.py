@@ -33,7 +33,7 @@ from torch.nn.utils.parametrizations import weight_norm
 from ...config import AtLeastOne
 from ...errors import MultiganError
 from ...generator import ExportableGenerator
-from .layers import LRELU_SLOPE, get_padding, remove_weight_norm
+from .layers import LRELU_SLOPE, get_padding, mel_batch, remove_weight_norm
 from .receptive import Reach
 
 __all__ = ["HIFIGAN_CONFIGS", "HiFiGANConfig", "HiFiGANConfigError", "HiFiGANGenerator", "ResBlock1", "ResBlock2",
@@ -395,16 +395,7 @@ class HiFiGANGenerator(ExportableGenerator):
         Returns:
             Waveform ``[B, 1, frames * hop_size]`` in ``[-1, 1]``.
         """
-        mel = cond if cond is not None else noise
-        if mel is None:
-            raise ValueError(
-                "HiFiGANGenerator is a conditional vocoder: pass the mel spectrogram "
-                f"[B, {self.n_mels}, frames] as cond"
-            )
-        if mel.dim() == 2:
-            mel = mel.unsqueeze(0)
-        if mel.dim() != 3 or mel.shape[1] != self.n_mels:
-            raise ValueError(f"expected mel of shape [B, {self.n_mels}, frames], got {tuple(mel.shape)}")
+        mel = mel_batch(noise, cond, self.n_mels, "HiFiGANGenerator")
         x = self.conv_pre(mel)
         for i, up in enumerate(self.ups):
             x = up(F.leaky_relu(x, LRELU_SLOPE))

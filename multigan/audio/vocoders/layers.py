@@ -5,15 +5,30 @@ Generators (:mod:`~multigan.audio.vocoders.hifigan`) and discriminators
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from ..features import waveform_batch
 
-__all__ = ["LRELU_SLOPE", "get_padding", "remove_weight_norm", "to_audio_batch"]
+__all__ = ["LRELU_SLOPE", "get_padding", "mel_batch", "remove_weight_norm", "to_audio_batch"]
 
 #: Negative slope of the leaky ReLUs inside the networks.
 LRELU_SLOPE: float = 0.1
+
+
+def mel_batch(noise: Optional[Tensor], cond: Optional[Tensor], n_mels: int, owner: str) -> Tensor:
+    """The log-mel a family's ``forward(noise, cond)`` vocodes (``cond``, or ``noise`` for ``generator(mel)``), as
+    ``[B, n_mels, frames]`` (a 2-D mel gains the batch axis); ``ValueError`` naming ``owner`` otherwise."""
+    mel = cond if cond is not None else noise
+    if mel is None:
+        raise ValueError(f"{owner} is a conditional vocoder: pass the mel [B, {n_mels}, frames] as cond")
+    if mel.dim() == 2:
+        mel = mel.unsqueeze(0)
+    if mel.dim() != 3 or mel.shape[1] != n_mels:
+        raise ValueError(f"expected mel of shape [B, {n_mels}, frames], got {tuple(mel.shape)}")
+    return mel
 
 
 def get_padding(kernel_size: int, dilation: int = 1) -> int:

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from ...config import AtLeastOne
 from ...errors import MultiganError
 from ...generator import ExportableGenerator
+from .layers import mel_batch
 from .receptive import Reach
 
 __all__ = ["ConvNeXtBlock", "ISTFTHead", "VOCOS_CONFIGS", "VocosBackbone", "VocosConfig", "VocosConfigError",
@@ -284,14 +285,7 @@ class VocosGenerator(ExportableGenerator):
 
     def forward(self, noise: Optional[Tensor], cond: Optional[Tensor] = None) -> Tensor:
         """Vocode log-mel ``cond`` ``[B, n_mels, frames]`` (or ``generator(mel)``) into ``[B, 1, frames * hop]``."""
-        mel = cond if cond is not None else noise
-        if mel is None:
-            raise ValueError(f"VocosGenerator is a conditional vocoder: pass the mel [B, {self.n_mels}, frames] "
-                             "as cond")
-        if mel.dim() == 2:
-            mel = mel.unsqueeze(0)
-        if mel.dim() != 3 or mel.shape[1] != self.n_mels:
-            raise ValueError(f"expected mel of shape [B, {self.n_mels}, frames], got {tuple(mel.shape)}")
+        mel = mel_batch(noise, cond, self.n_mels, "VocosGenerator")
         wav = self.head(self.backbone(mel))
         return wav.clamp(-1.0, 1.0).unsqueeze(1).to(mel.dtype)
 
