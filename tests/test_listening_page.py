@@ -34,7 +34,7 @@ def fake_result(names: list[str], with_metrics: bool = True) -> dict:
     for i, name in enumerate(names):
         values = {"pesq_wb": 1.5 + i * 0.75, "mr_stft": 2.25 - i * 0.5, "mel_l1": 0.8125 - i * 0.25,
                   "periodicity": 0.2 - i * 0.05, "vuv_f1": 0.75 + i * 0.125, "mos": 2.0 + i, "stoi": 0.9 + i * 0.03}
-        ci95 = {k: [v - 0.1, v + 0.1] for k, v in values.items()}
+        ci95 = {k: [v * 0.95, v * 1.05] for k, v in values.items()}
         if i == 0:
             values["stoi"] = None
             del ci95["stoi"]
@@ -311,7 +311,7 @@ async function probe() {
   for (const img of document.querySelectorAll("figure img"))
     out.images.push({src: img.getAttribute("src"), width: img.naturalWidth, height: img.naturalHeight});
   for (const tr of document.querySelectorAll("#metrics tr"))
-    out.table.push([...tr.children].map((cell) => cell.innerText.trim()));
+    out.table.push([...tr.children].map((cell) => cell.innerText.trim().split(/[ \\n]+/).join(" ")));
   return out;
 }
 probe().catch((err) => ({failed: String(err)})).then(

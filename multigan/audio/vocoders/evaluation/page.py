@@ -86,13 +86,14 @@ def write_listening_page(result: dict, clips: Sequence[PageClip], html_path: str
     systems = _check_systems(result)
     if max_clips is not None and (not isinstance(max_clips, int) or max_clips < 0):
         raise MultiganError(f"listening page: max_clips must be a non-negative integer or None, got {max_clips!r}")
-    shown = list(clips)[:max_clips] if max_clips is not None else list(clips)
+    clips = list(clips)
+    shown = clips[:max_clips] if max_clips is not None else clips
     names = [s["name"] for s in systems]
     for clip in shown:
         _check_clip(clip, names)
     files_dir = html_path.with_name(f"{html_path.stem}_files")
     cards = [_write_clip_files(clip, [ORIGINAL, *names], files_dir, index) for index, clip in enumerate(shown, 1)]
-    page = _page_html(result, systems, _metric_columns(result, systems), cards, title, len(list(clips)))
+    page = _page_html(result, systems, _metric_columns(result, systems), cards, title, len(clips))
     html_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = html_path.with_name(f".{html_path.name}.tmp")
     tmp.write_text(page, encoding="utf-8")
@@ -263,7 +264,8 @@ thead th { background: #f2f2f2; vertical-align: bottom; }
 tbody th { text-align: left; font-weight: 600; overflow-wrap: anywhere; min-width: 9rem; max-width: 20rem; }
 td { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.best { background: #e3f4e1; }
-.ci { color: #666; font-size: .85em; }
+.ci { display: block; color: #555; font-size: .85em; }
+.table-wrap { overflow-x: auto; }
 .dir { color: #666; font-weight: normal; }
 section.clip { border: 1px solid #d0d0d0; border-radius: 6px; padding: .6rem .9rem .9rem; margin: 1rem 0; }
 section.clip h3 { font-size: 1rem; margin: 0 0 .5rem; overflow-wrap: anywhere; }
@@ -290,7 +292,7 @@ def _page_html(result: dict, systems: list[dict], columns: list[Metric], cards: 
         f'<p class="meta">{" &middot; ".join(meta)}</p>',
         "<h2>Metrics</h2>",
         _table_html(systems, columns),
-        '<p class="note">Each cell: mean over the clips [bootstrapped 95 % interval]. &uarr; higher is better, '
+        '<p class="note">Each cell: mean over the clips, below it [the bootstrapped 95 % interval]. &uarr; higher is better, '
         "&darr; lower is better; the best value of a column is in bold on green. "
         f"{_MISSING}: not measured.</p>",
         "<h2>Clips</h2>",
@@ -322,8 +324,8 @@ def _table_html(systems: list[dict], columns: list[Metric]) -> str:
         clips = system.get("clips")
         cells.append(f'<td data-metric="clips">{clips if _is_number(clips) else _MISSING}</td>')
         rows.append(f'<tr data-system="{e(system["name"])}">{"".join(cells)}</tr>')
-    return ('<table id="metrics">\n<thead><tr>' + "".join(head) + "</tr></thead>\n<tbody>\n"
-            + "\n".join(rows) + "\n</tbody>\n</table>")
+    return ('<div class="table-wrap"><table id="metrics">\n<thead><tr>' + "".join(head) + "</tr></thead>\n<tbody>\n"
+            + "\n".join(rows) + "\n</tbody>\n</table></div>")
 
 
 def _value(system: dict, key: str) -> float | None:
