@@ -10,6 +10,7 @@ import re
 import struct
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -182,15 +183,15 @@ def test_table_rows_equal_the_json(tmp_path: Path, with_metrics: bool) -> None:
 
 def test_page_is_static_html5_with_relative_links(tmp_path: Path) -> None:
     names = ["runs/vocos_cpu"]
-    page = write_listening_page(fake_result(names), synthetic_clips(names), tmp_path / "sub" / "eval.html")
+    page = write_listening_page(fake_result(names), synthetic_clips(names), tmp_path / "sub dir" / "eval #1.html")
     source = page.read_text(encoding="utf-8")
     parsed = parse(page)
     assert source.startswith("<!DOCTYPE html>") and not parsed.errors and not parsed.stack
     assert len(parsed.ids) == len(set(parsed.ids))
     assert "script" not in parsed.tags and "link" not in parsed.tags  # no JavaScript, no external style sheet
     for link in parsed.links:
-        assert "://" not in link and not link.startswith(("/", "..")) and link.startswith("eval_files/")
-        assert (page.parent / link).is_file()
+        assert "://" not in link and not link.startswith(("/", "..")) and link.startswith("eval%20%231_files/")
+        assert (page.parent / unquote(link)).is_file()
     assert re.findall(r'<audio controls preload="metadata"', source) and len(parsed.audio) == 2 * 2
 
 

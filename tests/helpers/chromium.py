@@ -37,7 +37,7 @@ PROBE_RESULT = "__probe_result__"
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
     """Files of the folder, plus a probe channel: a page POSTs its findings to ``/__probe_result__``, and
-    ``GET /__probe_wait__`` answers only once they came (or after 30 s). A page that loads the latter keeps a
+    ``GET /__probe_wait__`` answers only once they came (or after 20 s, before run_chromium gives up). A page that loads the latter keeps a
     request pending, which holds headless Chromium's virtual time (and its ``--dump-dom``) until the probe is done.
     """
 
@@ -46,7 +46,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.lstrip("/").startswith(PROBE_WAIT):
-            self.server.probe_done.wait(30)
+            self.server.probe_done.wait(20)
             self.send_response(204)
             self.end_headers()
         else:

@@ -107,7 +107,8 @@ def write_listening_page(result: dict, clips: Sequence[PageClip], html_path: str
 def _check_systems(result: Any) -> list[dict]:
     """The result's systems, each with a unique string name; a :class:`MultiganError` otherwise."""
     if not isinstance(result, dict):
-        raise MultiganError(f"listening page: the result must be eval-vocoder's JSON object, got {type(result).__name__}")
+        raise MultiganError("listening page: the result must be eval-vocoder's JSON object, "
+                            f"got {type(result).__name__}")
     systems = result.get("systems")
     if not isinstance(systems, list) or not systems:
         raise MultiganError("listening page: the result has no systems (its 'systems' list is missing or empty)")
@@ -292,7 +293,8 @@ def _page_html(result: dict, systems: list[dict], columns: list[Metric], cards: 
         f'<p class="meta">{" &middot; ".join(meta)}</p>',
         "<h2>Metrics</h2>",
         _table_html(systems, columns),
-        '<p class="note">Each cell: mean over the clips, below it [the bootstrapped 95 % interval]. &uarr; higher is better, '
+        '<p class="note">Each cell: mean over the clips, below it [the bootstrapped 95 % interval]. '
+        "&uarr; higher is better, "
         "&darr; lower is better; the best value of a column is in bold on green. "
         f"{_MISSING}: not measured.</p>",
         "<h2>Clips</h2>",
@@ -374,5 +376,6 @@ def _card_html(card: Card) -> str:
             f'width="320" height="140">'
             f'<audio controls preload="metadata" src="{e(source.wav)}">'
             f'<a href="{e(source.wav)}">{e(source.name)} (WAV)</a></audio></figure>')
-    return (f'<section class="clip"><h3>{e(card.name)} <span class="note">({card.seconds:.2f} s, {card.sample_rate} Hz; log-mel 0&ndash;{card.sample_rate / 2000:.1f} kHz)</span></h3>\n'
+    facts = f"{card.seconds:.2f} s, {card.sample_rate} Hz; log-mel 0&ndash;{card.sample_rate / 2000:.1f} kHz"
+    return (f'<section class="clip"><h3>{e(card.name)} <span class="note">({facts})</span></h3>\n'
             f'<div class="players">{"".join(figures)}</div></section>')
