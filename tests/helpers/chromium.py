@@ -37,8 +37,10 @@ PROBE_RESULT = "__probe_result__"
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
     """Files of the folder, plus a probe channel: a page POSTs its findings to ``/__probe_result__``, and
-    ``GET /__probe_wait__`` answers only once they came (or after 20 s, before run_chromium gives up). A page that loads the latter keeps a
-    request pending, which holds headless Chromium's virtual time (and its ``--dump-dom``) until the probe is done.
+    ``GET /__probe_wait__`` answers only once they came (or after 20 s, before :func:`run_chromium` gives up).
+    A page that loads the latter keeps a request pending, which holds headless Chromium's virtual time (and its
+    ``--dump-dom``) until the probe is done: decoding audio does not hold it, so without this the browser may
+    quit before the probe reports.
     """
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's signature
