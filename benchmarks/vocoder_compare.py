@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO / "recipes"))
 
 RESULTS = REPO / "benchmarks" / "results"
 FAMILIES = {"hifigan-cpu": ("ljspeech_hifigan.py", "cpu"), "vocos-cpu": ("ljspeech_vocos.py", "vocos-cpu")}
-METRICS = ("pesq", "mrstft", "mel_l1", "mel_l1_8k")
+METRICS = ("pesq_wb", "mr_stft", "mel_l1", "mel_l1_8k", "periodicity", "vuv_f1", "mos")
 
 
 def prepare_split(data: Path, work: Path, heldout: int) -> dict:
@@ -121,7 +121,7 @@ def plot(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    titles = {"pesq": "wideband PESQ (higher is better)", "mrstft": "MR-STFT distance (lower is better)",
+    titles = {"pesq_wb": "wideband PESQ (higher is better)", "mr_stft": "MR-STFT distance (lower is better)",
               "mel_l1": "mel L1, full band (lower is better)", "mel_l1_8k": "mel L1, 0-8 kHz input band"}
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     first = next(iter(result["runs"].values()))

@@ -8,6 +8,8 @@
     multigan vocode RUN_DIR --mel MEL.npy -o out.wav        vocode an acoustic model's mel spectrogram
     multigan import-checkpoint hifigan --generator g_N [--discriminator do_N] --config config.json --out RUN
                                                             a published HiFi-GAN checkpoint as a multigan run
+    multigan eval-vocoder [RUN ...] --data DIR [--griffin-lim] [--json F] [--html F]
+                                                            vocoder metrics with intervals, a listening page
     multigan eval-text RUN_DIR --references FILE            GAN vs MLE quality-diversity frontiers
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .export import load, open_export
 SUBCOMMANDS: tuple[str, ...] = (
     "multigan.audio.spoken_digits.cli:register",
     "multigan.audio.vocoders.cli:register",
+    "multigan.audio.vocoders.evaluation.cli:register",
     "multigan.audio.vocoders.imports.cli:register",
     "multigan.audio.vocoders.onnx_export:register",
     "multigan.text.cli:register",

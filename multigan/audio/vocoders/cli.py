@@ -17,10 +17,11 @@ from ..io import check_wav_name
 from .mel_input import MelInputWarning
 from .vocoder import Vocoder
 
-__all__ = ["register", "vocode_file", "vocode_mel_file"]
+__all__ = ["load_vocoder", "register", "vocode_file", "vocode_mel_file"]
 
 
-def _load_vocoder(run: Union[str, Path], device: str) -> Vocoder:
+def load_vocoder(run: Union[str, Path], device: str = "cpu") -> Vocoder:
+    """The vocoder exported in ``run`` (run or export folder), through the export gate; anything else is an error."""
     voc = load(run, device=device)
     if not isinstance(voc, Vocoder):
         raise MultiganError(f"{run} holds a {type(voc).__name__}, not a vocoder: `multigan vocode` needs the run "
@@ -32,13 +33,13 @@ def vocode_file(run: Union[str, Path], in_wav: Union[str, Path], out_wav: Union[
                 device: str = "cpu", chunk_frames: Optional[int] = None) -> Path:
     """Load the vocoder exported in ``run`` (run or export folder) and re-synthesise ``in_wav`` into ``out_wav``
     (streamed in chunks of ``chunk_frames`` mel frames when given: the same audio)."""
-    return _load_vocoder(run, device).vocode_file(in_wav, out_wav, chunk_frames=chunk_frames)
+    return load_vocoder(run, device).vocode_file(in_wav, out_wav, chunk_frames=chunk_frames)
 
 
 def vocode_mel_file(run: Union[str, Path], mel_path: Union[str, Path], out_wav: Union[str, Path],
                     device: str = "cpu", chunk_frames: Optional[int] = None) -> tuple[Path, list[str]]:
     """Vocode mel file ``mel_path`` with the vocoder exported in ``run``; returns the WAV and any input warnings."""
-    voc = _load_vocoder(run, device)
+    voc = load_vocoder(run, device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MelInputWarning)
         out = voc.vocode_mel_file(mel_path, out_wav, chunk_frames=chunk_frames)

@@ -1,13 +1,11 @@
-"""Objective vocoder metrics and the validation callback of the vocoder recipe.
+"""The vocoder recipes' validation callback and the Griffin-Lim baseline.
 
-Metrics on full-length held-out clips (each a mean over clips):
-
-* ``mel_l1`` -- mean |log-mel(vocoded) - log-mel(real)| with the loss's full-band mel (fmax = Nyquist),
-  the "mel-spectrogram error" HiFi-GAN reports and selects checkpoints by;
-* ``mel_l1_8k`` -- the same with the input mel (0-8 kHz), the band that Griffin-Lim is given;
-* ``mrstft`` -- :func:`~multigan.audio.losses.multi_resolution_stft_distance` (spectral convergence +
-  log-magnitude L1 at three resolutions);
-* ``pesq`` -- wideband PESQ (ITU-T P.862.2, the ``pesq`` package) at 16 kHz after resampling both signals.
+Metrics on full-length held-out clips (each a mean over clips), all computed by the evaluation protocol's
+:class:`~multigan.audio.vocoders.evaluation.protocol.ClipScorer` (the functions ``multigan eval-vocoder`` uses):
+``mel_l1`` (full-band loss mel), ``mel_l1_8k`` (the input band, 0-8 kHz, the band Griffin-Lim is given),
+``mr_stft``, ``pesq_wb`` (``eval.pesq``), and with ``eval.pitch=tiny|full`` ``periodicity`` / ``vuv_f1`` /
+``pitch_rmse``, with ``eval.mos=true`` the predicted ``mos``. Any of them can select the best checkpoint
+(``train.early_stop_metric``, ``train.early_stop_mode``).
 
 :class:`GriffinLimBaseline` inverts the same input mels with NNLS (mel -> linear magnitude) and Griffin-Lim;
 :class:`VocoderValidator` scores it once per validation set (cached in the run directory) and reports every
@@ -27,70 +25,28 @@ import torch
 from torch import Tensor
 
 from ..features import LogMel
-from ..io import resample, save_wav
-from ..losses import mel_l1, multi_resolution_stft_distance
+from ..io import save_wav
 from .data.clips import ValidationClip
+from .evaluation.mos import MosPredictor
+from .evaluation.pitch import optional_tracker
+from .evaluation.protocol import METRICS, ClipScorer
 
-__all__ = [
-    "PESQ_RATE",
-    "GriffinLimBaseline",
-    "VocoderValidator",
-    "clip_metrics",
-    "pesq_wb",
-]
+__all__ = ["GriffinLimBaseline", "VocoderValidator"]
 
 log = logging.getLogger("multigan")
 
-#: Wideband PESQ works at 16 kHz.
-PESQ_RATE = 16000
 #: Metrics where lower is better (the gap to Griffin-Lim is then ``gl - vocoder``).
-LOWER_IS_BETTER = ("mel_l1", "mel_l1_8k", "mrstft")
+LOWER_IS_BETTER = tuple(k for k, m in METRICS.items() if not m.higher_is_better)
 
 
 def _np(x: Tensor | np.ndarray) -> np.ndarray:
     return x.detach().cpu().float().numpy() if isinstance(x, Tensor) else np.asarray(x, np.float32)
 
 
-def pesq_wb(reference: Tensor | np.ndarray, degraded: Tensor | np.ndarray, sample_rate: int) -> float:
-    """Wideband PESQ (MOS-LQO, about 1.0-4.64) of ``degraded`` against ``reference`` (1-D, same rate).
-
-    Both signals are resampled to 16 kHz (soxr HQ) first. Returns NaN when either signal is silent or
-    PESQ finds no speech in the reference. Identical signals score 4.644 (the top of the wideband scale).
-    """
-    from pesq import NoUtterancesError, pesq
-
-    ref, deg = _np(reference).reshape(-1), _np(degraded).reshape(-1)
-    n = min(ref.shape[0], deg.shape[0])
-    if not np.any(ref[:n]) or not np.any(deg[:n]):
-        return math.nan  # silence: PESQ is undefined
-    ref = resample(np.ascontiguousarray(ref[:n]), int(sample_rate), PESQ_RATE).astype(np.float64)
-    deg = resample(np.ascontiguousarray(deg[:n]), int(sample_rate), PESQ_RATE).astype(np.float64)
-    try:
-        return float(pesq(PESQ_RATE, ref, deg, "wb"))
-    except NoUtterancesError:
-        return math.nan
-
-
-def clip_metrics(fake: Tensor, real: Tensor, loss_mel: LogMel, input_mel: LogMel,
-                 sample_rate: int, with_pesq: bool = True) -> dict[str, float]:
-    """``mel_l1``, ``mel_l1_8k``, ``mrstft`` (and ``pesq``) of one clip; waveforms ``[T]`` on any device."""
-    real = real.to(fake.device, torch.float32)
-    fake = fake.float()
-    n = min(fake.shape[-1], real.shape[-1])
-    fake, real = fake[..., :n], real[..., :n]
-    out = {
-        "mel_l1": float(mel_l1(fake, real, loss_mel.to(fake.device))),
-        "mel_l1_8k": float(mel_l1(fake, real, input_mel.to(fake.device))),
-        "mrstft": float(multi_resolution_stft_distance(fake, real)),
-    }
-    if with_pesq:
-        out["pesq"] = pesq_wb(real, fake, sample_rate)
-    return out
-
-
 def _mean(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
     keys = rows[0].keys()
-    return {k: float(np.nanmean([r[k] for r in rows])) for k in keys}
+    return {k: float(np.nanmean([r[k] for r in rows])) if not all(math.isnan(r[k]) for r in rows) else math.nan
+            for k in keys}
 
 
 class GriffinLimBaseline:
@@ -143,19 +99,25 @@ class VocoderValidator:
         mel_cfg: the vocoder's input mel settings (``fmax`` of the input); the loss mel uses ``loss_fmax``.
         loss_fmax: ``fmax`` of the mel used for ``mel_l1`` (``None``: full band, as published).
         with_pesq: compute wideband PESQ.
+        pitch: ``"tiny"`` / ``"full"``: periodicity, V/UV F1 and pitch RMSE with that CREPE model; ``None``: off.
+        mos: compute the predicted MOS (DistillMOS).
         griffin_lim: the baseline (``None``: no baseline); its scores are cached in
             ``run_dir/griffin_lim/metrics.json`` with a key of the clips and settings.
         log_clips: how many clips to log to TensorBoard as audio and mel images.
     """
 
     def __init__(self, clips: Sequence[ValidationClip], mel_cfg: Mapping[str, Any], loss_fmax: Optional[float] = None,
-                 with_pesq: bool = True, griffin_lim: Optional[GriffinLimBaseline] = None, log_clips: int = 1) -> None:
+                 with_pesq: bool = True, griffin_lim: Optional[GriffinLimBaseline] = None, log_clips: int = 1,
+                 pitch: Optional[str] = None, mos: bool = False) -> None:
         if not clips:
             raise ValueError("VocoderValidator needs at least one validation clip")
         self.clips, self.with_pesq, self.gl, self.log_clips = list(clips), with_pesq, griffin_lim, int(log_clips)
         self.mel_cfg, self.loss_fmax = dict(mel_cfg), loss_fmax
         self.input_mel = LogMel.from_settings(self.mel_cfg)
         self.loss_mel = LogMel.from_settings({**self.mel_cfg, "fmax": loss_fmax})
+        self.pitch, self.with_mos = (None if pitch in (None, "none") else pitch), bool(mos)
+        self.scorer = ClipScorer(self.loss_mel, self.input_mel, with_pesq, optional_tracker(self.pitch),
+                                 MosPredictor() if mos else None)
         self._baseline: Optional[dict[str, float]] = None
         self._references_logged = False
 
@@ -166,7 +128,7 @@ class VocoderValidator:
         for c in self.clips:
             digest.update(c.name.encode())
             digest.update(c.audio.numpy().tobytes())
-        extra = {"gl": self.gl.describe() if self.gl else None, "pesq": self.with_pesq,
+        extra = {"gl": self.gl.describe() if self.gl else None, "metrics": self.scorer.keys, "pitch": self.pitch,
                  "loss_fmax": self.loss_fmax}
         digest.update(json.dumps(extra, sort_keys=True).encode())
         return digest.hexdigest()[:16]
@@ -188,8 +150,7 @@ class VocoderValidator:
         rows, per_clip = [], {}
         for clip in self.clips:
             wav = self.gl(clip.mel, clip.audio.shape[-1])
-            row = clip_metrics(wav, clip.audio, self.loss_mel, self.input_mel, self.mel_cfg["sample_rate"],
-                               self.with_pesq)
+            row = self.scorer.score(wav, clip.audio, self.mel_cfg["sample_rate"], clip.name)
             rows.append(row)
             per_clip[clip.name] = row
             if cache is not None:
@@ -212,8 +173,7 @@ class VocoderValidator:
         rows, wavs = [], []
         for clip in self.clips:
             wav = vocode(clip.mel[None].to(device)).reshape(-1).float()
-            rows.append(clip_metrics(wav, clip.audio, self.loss_mel, self.input_mel,
-                                     self.mel_cfg["sample_rate"], self.with_pesq))
+            rows.append(self.scorer.score(wav, clip.audio, self.mel_cfg["sample_rate"], clip.name))
             wavs.append(wav.cpu())
         metrics = _mean(rows)
         base = self.baseline(run_dir)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from ...config import AtLeastOne, ConfigError, NonNegative
 from ...errors import MultiganError
+from .evaluation.protocol import METRICS
 from .vocoder import VocoderConfigError, check_generator_config, mel_settings
 
 __all__ = ["VocoderData", "VocoderEval", "VocoderMel", "VocoderObjective", "check_vocoder_config"]
@@ -86,6 +87,10 @@ class VocoderEval:
     """Validation metrics."""
 
     pesq: bool = True
+    # periodicity RMSE, V/UV F1 and pitch RMSE with CREPE ("tiny": ~15x faster on a CPU; "full": the published
+    # protocol's model); "none": off. Either can then pick the best checkpoint (train.early_stop_metric=periodicity)
+    pitch: Literal["none", "tiny", "full"] = "none"
+    mos: bool = False  # the predicted MOS (DistillMOS, weights in its wheel) of every validation clip
     griffin_lim: bool = True
     griffin_lim_iters: int = 100  # fast Griffin-Lim iterations of the baseline (librosa mel_to_audio: 32)
     log_clips: int = 1  # validation clips logged to TensorBoard as audio and mel images
@@ -104,3 +109,32 @@ def check_vocoder_config(cfg: Any) -> None:
         raise ConfigError(f"generator: {exc} (keys {type(gen).keys})") from None
     if cfg.data.segment % cfg.mel.hop_size:
         raise ConfigError(f"data.segment={cfg.data.segment} must be a multiple of mel.hop_size={cfg.mel.hop_size}")
+    _check_selection_metric(cfg.train.early_stop_metric, cfg.train.early_stop_mode, cfg.eval)
+
+
+#: Validation keys of earlier versions, and what they are called now.
+RENAMED_METRICS = {"pesq": "pesq_wb", "mrstft": "mr_stft"}
+
+
+def validation_metrics(ev: VocoderEval) -> list[str]:
+    """The protocol metrics a vocoder validation with settings ``ev`` reports."""
+    on = {"mel_l1", "mel_l1_8k", "mr_stft"} | ({"pesq_wb"} if ev.pesq else set()) | ({"mos"} if ev.mos else set())
+    if ev.pitch != "none":
+        on |= {"periodicity", "vuv_f1", "pitch_rmse"}
+    return [k for k in METRICS if k in on]
+
+
+def _check_selection_metric(metric: str, mode: str, ev: VocoderEval) -> None:
+    """``train.early_stop_metric`` must be reported by the validation and selected in its better direction."""
+    if metric in RENAMED_METRICS:
+        raise ConfigError(f"train.early_stop_metric={metric}: the validation metric is now called "
+                          f"{RENAMED_METRICS[metric]}")
+    if metric not in METRICS:
+        return  # cpu_seconds, gl_gap_*, ...: the trainer names a metric that never appears
+    if metric not in validation_metrics(ev):
+        switch = {"pesq_wb": "eval.pesq=true", "mos": "eval.mos=true"}.get(metric, "eval.pitch=tiny (or full)")
+        raise ConfigError(f"train.early_stop_metric={metric} is not computed by this validation: set {switch}")
+    better = "max" if METRICS[metric].higher_is_better else "min"
+    if mode != better:
+        raise ConfigError(f"train.early_stop_mode={mode}: {metric} is better when "
+                          f"{'higher' if better == 'max' else 'lower'}; use train.early_stop_mode={better}")

@@ -135,7 +135,8 @@ def train_vocoder(cfg: Any, run: RunArgs, recipe: str) -> dict:
     vocoder, disc = build_models(cfg)
     gl = GriffinLimBaseline(mel_cfg, n_iter=cfg.eval.griffin_lim_iters) if cfg.eval.griffin_lim else None
     validator = VocoderValidator(validation_clips(val_clips, mel_cfg), mel_cfg, cfg.mel.loss_fmax,
-                                 with_pesq=cfg.eval.pesq, griffin_lim=gl, log_clips=cfg.eval.log_clips)
+                                 with_pesq=cfg.eval.pesq, griffin_lim=gl, log_clips=cfg.eval.log_clips,
+                                 pitch=cfg.eval.pitch, mos=cfg.eval.mos)
     if is_main_process():
         validator.baseline(run.out)  # once per validation set, cached in run_dir/griffin_lim
     log.info("%d training clips (%d steps per epoch, LR x%.4g every %d steps), %d validation clips; G %.2f M, "
@@ -167,8 +168,8 @@ def train_vocoder(cfg: Any, run: RunArgs, recipe: str) -> dict:
                "preset": run.preset, "read_failures": corpus.read_failures,
                **{k: round(v, 4) for k, v in metrics.items()}}
     log.info("export (step %d): mel L1 %.4f (Griffin-Lim %.4f), PESQ %s (Griffin-Lim %s)", summary["export_step"],
-             metrics["mel_l1"], metrics.get("gl_mel_l1", float("nan")), _fmt(metrics.get("pesq")),
-             _fmt(metrics.get("gl_pesq")))
+             metrics["mel_l1"], metrics.get("gl_mel_l1", float("nan")), _fmt(metrics.get("pesq_wb")),
+             _fmt(metrics.get("gl_pesq_wb")))
     return finish(run, summary)
 
 
