@@ -404,6 +404,13 @@ def test_recipe_end_to_end_and_resume(lj_dir: Path, tmp_path: Path) -> None:
     assert summary["steps"] == 2 and "gl_mel_l1" in summary and "gl_gap_mel_l1" in summary
     assert (out / "samples" / split["validation"][0]).is_file()
     assert (out / "griffin_lim" / "metrics.json").is_file()
+    # the final report scores with the validation's own functions: the same numbers, Griffin-Lim beside them
+    report = json.loads((out / "report.json").read_text())
+    vocoder, gl = report["systems"]
+    assert vocoder["name"].startswith("cpu (step ") and gl["name"] == "griffin-lim" and vocoder["clips"] == 1
+    assert vocoder["mel_l1"] == pytest.approx(summary["mel_l1"], abs=1e-4)
+    assert gl["mel_l1"] == pytest.approx(summary["gl_mel_l1"], abs=5e-3)  # read back from its 16-bit PCM cache
+    assert (out / "report.html").read_text().count("<audio") == 3
     # resume continues the LR schedule: 3 clips x 2 repeats / batch 2 = 3 steps per epoch, decay 0.999 per epoch
     summary = recipe.main(["--data", str(lj_dir), "--out", str(out), "--max-steps", "5", "--resume", *tiny])
     assert summary["steps"] == 5

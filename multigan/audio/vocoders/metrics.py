@@ -164,6 +164,17 @@ class VocoderValidator:
                  ", ".join(f"{k} {v:.4g}" for k, v in self._baseline.items()))
         return self._baseline
 
+    def griffin_lim_wavs(self, run_dir: Optional[Path]) -> Optional[list[Tensor]]:
+        """The baseline's resynthesis of each clip, read from its cache in ``run_dir`` (``None`` when absent)."""
+        if self.gl is None or run_dir is None:
+            return None
+        import soundfile as sf
+
+        files = [Path(run_dir) / "griffin_lim" / f"{Path(c.name).stem}.wav" for c in self.clips]
+        if not all(f.is_file() for f in files):
+            return None
+        return [torch.from_numpy(sf.read(str(f), dtype="float32")[0]) for f in files]
+
     # --- scoring ------------------------------------------------------------------------------------------------
 
     @torch.no_grad()

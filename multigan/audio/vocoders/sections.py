@@ -94,6 +94,7 @@ class VocoderEval:
     griffin_lim: bool = True
     griffin_lim_iters: int = 100  # fast Griffin-Lim iterations of the baseline (librosa mel_to_audio: 32)
     log_clips: int = 1  # validation clips logged to TensorBoard as audio and mel images
+    report: bool = True  # at the end: report.json + the listening page report.html (the export beside Griffin-Lim)
 
 
 def check_vocoder_config(cfg: Any) -> None:

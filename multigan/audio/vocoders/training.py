@@ -34,6 +34,7 @@ from ..losses import MelL1, MultiScaleMelL1, stft_loss
 from .data.aligned import aligned_crops
 from .data.clips import Clip, SegmentDataset, VocoderDataError, validation_clips
 from .data.corpus import VocoderCorpus
+from .evaluation.report import write_report
 from .init import init_from_imported
 from .mel_input import dataset_mel_statistics
 from .metrics import GriffinLimBaseline, VocoderValidator
@@ -45,7 +46,7 @@ __all__ = ["OUTPUTS", "RECIPE_WIRING", "RESUMABLE", "add_arguments", "apply_argu
 log = logging.getLogger("multigan")
 
 #: What :func:`train_vocoder` writes into a run directory besides the core trainer's outputs.
-OUTPUTS = ("split.json", "griffin_lim", "samples")
+OUTPUTS = ("split.json", "griffin_lim", "samples", "report.json", "report.html", "report_files")
 #: Config keys a ``--resume`` may change: how the same clips are read, not which (same crops either way).
 RESUMABLE = ("data.in_memory", "data.index_cache", "data.index_workers")
 
@@ -170,6 +171,13 @@ def train_vocoder(cfg: Any, run: RunArgs, recipe: str) -> dict:
     log.info("export (step %d): mel L1 %.4f (Griffin-Lim %.4f), PESQ %s (Griffin-Lim %s)", summary["export_step"],
              metrics["mel_l1"], metrics.get("gl_mel_l1", float("nan")), _fmt(metrics.get("pesq_wb")),
              _fmt(metrics.get("gl_pesq_wb")))
+    if cfg.eval.report:
+        outputs = {f"{run.preset or 'vocoder'} (step {summary['export_step']})": wavs}
+        gl_wavs = validator.griffin_lim_wavs(run.out)
+        if gl_wavs is not None:
+            outputs["griffin-lim"] = gl_wavs
+        write_report(run.out, [(c.name, c.audio) for c in validator.clips], cfg.mel.sample_rate, outputs,
+                     validator.scorer)
     return finish(run, summary)
 
 
