@@ -1,4 +1,4 @@
-"""Quality against CPU-minutes of training for both vocoder families, and CPU inference speed.
+"""Quality against CPU-minutes of training for the vocoder families' CPU presets, and CPU inference speed.
 
     python benchmarks/vocoder_compare.py                      # train both cpu presets concurrently, score, plot, RTF
     python benchmarks/vocoder_compare.py --reuse              # finished runs are read, not retrained
@@ -10,9 +10,13 @@ Training part: the LJ Speech clips of ``--data`` are split once (``--heldout`` c
 ``--work``). The HiFi-GAN ``cpu`` preset (``recipes/ljspeech_hifigan.py``) and the Vocos ``vocos-cpu`` preset
 (``recipes/ljspeech_vocos.py``) train on the same training clips, at the same time, in two processes of one
 thread each, for ``--minutes`` of wall clock each, and validate on the held-out folder (``data.val_path``: clips
-no run ever trains on) every ``--val-every`` steps. Every validation row records wideband PESQ, the
-multi-resolution STFT distance, the mel L1 over the full band and over the input band (0-8 kHz) and the
-process CPU seconds spent training so far (``cpu_seconds``: CPU time outside validation). Griffin-Lim from the
+no run ever trains on) every ``VAL_EVERY`` steps (``--val-every``). The BigVGAN ``bigvgan-cpu`` preset
+(``recipes/ljspeech_bigvgan.py``) trains beside them. Every validation row records the evaluation protocol's metrics
+(:mod:`multigan.audio.vocoders.evaluation`: wideband PESQ, the multi-resolution STFT distance, the mel L1 over the
+full band and over the input band (0-8 kHz), periodicity RMSE and V/UV F1 with CREPE tiny, the predicted MOS) and
+the process CPU seconds spent training so far (``cpu_seconds``: CPU time outside validation). At the end every
+export and Griffin-Lim are scored on the held-out clips by ``multigan eval-vocoder``'s function, with bootstrapped
+95 % intervals (``final_heldout``), and a listening page is written beside the runs. Griffin-Lim from the
 same mels (NNLS + 100 fast Griffin-Lim iterations, :class:`~multigan.audio.vocoders.metrics.GriffinLimBaseline`)
 is the reference line. Results: ``benchmarks/results/vocoder_compare.json`` and ``.png``.
 
@@ -38,7 +42,10 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "recipes"))
 
 RESULTS = REPO / "benchmarks" / "results"
-FAMILIES = {"hifigan-cpu": ("ljspeech_hifigan.py", "cpu"), "vocos-cpu": ("ljspeech_vocos.py", "vocos-cpu")}
+FAMILIES = {"hifigan-cpu": ("ljspeech_hifigan.py", "cpu"), "vocos-cpu": ("ljspeech_vocos.py", "vocos-cpu"),
+            "bigvgan-cpu": ("ljspeech_bigvgan.py", "bigvgan-cpu")}
+#: Validation interval (steps) of each family: about every 3 training CPU-minutes of its preset.
+VAL_EVERY = {"hifigan-cpu": 2000, "vocos-cpu": 2000, "bigvgan-cpu": 250}
 METRICS = ("pesq_wb", "mr_stft", "mel_l1", "mel_l1_8k", "periodicity", "vuv_f1", "mos")
 
 
@@ -60,12 +67,14 @@ def prepare_split(data: Path, work: Path, heldout: int) -> dict:
     return {"data": str(data), "train": [n for n, _ in train], "heldout": [n for n, _ in val], "seed": 0}
 
 
-def train_command(family: str, work: Path, minutes: float, val_every: int) -> list[str]:
-    """The recipe command line of one family's cpu preset on the split of ``work``."""
+def train_command(family: str, work: Path, minutes: float, val_every: int | None) -> list[str]:
+    """The recipe command line of one family's cpu preset on the split of ``work``: validation on the held-out
+    folder with every protocol metric (periodicity and V/UV F1 with CREPE tiny, the predicted MOS)."""
     script, preset = FAMILIES[family]
     return [sys.executable, str(REPO / "recipes" / script), "--preset", preset, "--data", str(work / "train"),
             "--out", str(work / family), "--minutes", str(minutes), f"data.val_path={work / 'heldout'}",
-            f"train.val_every={val_every}", "train.progress=false"]
+            f"train.val_every={val_every or VAL_EVERY[family]}", "train.progress=false", "eval.pitch=tiny",
+            "eval.mos=true"]
 
 
 def run_trainings(families: list[str], work: Path, minutes: float, val_every: int, reuse: bool) -> dict:
@@ -102,6 +111,26 @@ def collect(family: str, work: Path) -> dict:
             "griffin_lim_iters": gl["method"]["n_iter"]}
 
 
+def score_final(work: Path, families: list[str], pitch_model: str) -> dict:
+    """Every run's export and Griffin-Lim on the held-out clips through ``multigan eval-vocoder``'s own function
+    (periodicity and V/UV F1 with CREPE ``pitch_model``, predicted MOS, intervals); the listening page is written
+    to ``work/heldout_page.html`` (its audio stays out of the repository)."""
+    from multigan.audio.vocoders.evaluation.cli import evaluate_vocoders
+    from multigan.audio.vocoders.evaluation.page import write_listening_page
+
+    runs = [work / f for f in families]
+    result, page = evaluate_vocoders(runs, work / "heldout", griffin_lim=True, pitch_model=pitch_model, mos=True,
+                                     page_clips=6)
+    for system in result["systems"]:
+        system["name"] = Path(system["name"]).name
+    for clip in page:
+        clip.audio = {(Path(k).name if k != "original" else k): v for k, v in clip.audio.items()}
+    result["per_clip"] = {Path(k).name: v for k, v in result["per_clip"].items()}
+    write_listening_page(result, page, work / "heldout_page.html", title="vocoder_compare: held-out LJ Speech clips")
+    print(f"listening page: {work / 'heldout_page.html'}")
+    return result
+
+
 def at_minutes(runs: dict, marks: list[float]) -> list[dict]:
     """Each family's last validation at or before each mark of training CPU-minutes (equal-compute comparison)."""
     table = []
@@ -115,15 +144,19 @@ def at_minutes(runs: dict, marks: list[float]) -> list[dict]:
 
 
 def plot(result: dict, path: Path) -> None:
-    """One PNG: the four metrics against CPU-minutes, Griffin-Lim as a horizontal line."""
+    """One PNG: every protocol metric against CPU-minutes, Griffin-Lim as a horizontal line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    titles = {"pesq_wb": "wideband PESQ (higher is better)", "mr_stft": "MR-STFT distance (lower is better)",
-              "mel_l1": "mel L1, full band (lower is better)", "mel_l1_8k": "mel L1, 0-8 kHz input band"}
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    from multigan.audio.vocoders.evaluation.protocol import METRICS as PROTOCOL
+
+    titles = {k: f"{PROTOCOL[k].label} ({'higher' if PROTOCOL[k].higher_is_better else 'lower'} is better)"
+              for k in METRICS}
+    titles["mel_l1"], titles["mel_l1_8k"] = "mel L1, full band (lower is better)", "mel L1, 0-8 kHz input band"
+    fig, axes = plt.subplots(2, 4, figsize=(20, 7.5))
+    axes.flat[-1].axis("off")
     first = next(iter(result["runs"].values()))
     gl = first["griffin_lim"]
     for ax, key in zip(axes.flat, METRICS):
@@ -133,7 +166,7 @@ def plot(result: dict, path: Path) -> None:
         if key in gl:
             ax.axhline(gl[key], color="gray", linestyle="--",
                        label=f"Griffin-Lim (NNLS + {first.get('griffin_lim_iters', '?')} it.)")
-        ax.set_title(titles[key], fontsize=10)
+        ax.set_title(titles.get(key, key), fontsize=10)
         ax.set_xlabel("training CPU-minutes (process CPU time)")
         ax.grid(alpha=0.3)
     axes.flat[0].legend(fontsize=8)
@@ -200,7 +233,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--work", default=str(REPO / "runs" / "vocoder_compare"), help="split folders and run directories")
     p.add_argument("--heldout", type=int, default=6, help="held-out clips (the rest train)")
     p.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget of each training")
-    p.add_argument("--val-every", type=int, default=1000, help="validation interval (steps) of both runs")
+    p.add_argument("--val-every", type=int, default=None, help="validation interval (steps) of every run "
+                   "(default: VAL_EVERY, per family)")
+    p.add_argument("--pitch-model", default="tiny", choices=["tiny", "full"],
+                   help="CREPE size of the final held-out scoring (eval-vocoder's protocol)")
     p.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
     p.add_argument("--include", nargs="*", default=[],
                    help="also read and plot these finished run directories under --work (e.g. ablations)")
@@ -223,6 +259,7 @@ def main(argv: list[str] | None = None) -> dict:
         ends = [run["rows"][-1]["cpu_minutes"] for run in result["runs"].values() if run["rows"]]
         marks = [m for m in (1, 2, 5, 10, 15, 20, 25, 30) if m <= max(ends, default=0)] + sorted(ends)
         result["at_cpu_minutes"] = at_minutes(result["runs"], marks)
+        result["final_heldout"] = score_final(work, [*args.families, *args.include], args.pitch_model)
         out.parent.mkdir(parents=True, exist_ok=True)
         plot(result, out.with_suffix(".png"))
     if not args.no_rtf:
