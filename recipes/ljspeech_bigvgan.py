@@ -71,6 +71,7 @@ def _published(sample_rate: int, n_mels: int, fmax, n_fft: int = 1024, hop: int 
         "generator": BigVGANConfig.preset(preset),
         "discriminator": {"use": ["mpd", "cqt"], "weights": [1.0, 1.0], "cqt": {"sample_rate": sample_rate}},
         "objective": {"mel_loss": "multiscale", "mel_weight": 15.0},
+        "eval": {"pitch": "tiny", "mos": True},  # the protocol's periodicity, V/UV F1 and predicted MOS
         "train": {**_TRAIN, "max_steps": 5_000_000, "mixed_precision": "bf16", "device": "auto", "num_workers": 4,
                   "log_every": 100, "val_every": 1000, "ckpt_every": 5000, "keep_last": 3},
     }

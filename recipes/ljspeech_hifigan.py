@@ -57,6 +57,7 @@ class HiFiGANRecipeConfig:
 def _published(preset: str) -> dict:
     return {
         "data": {"repeats": 1},
+        "eval": {"pitch": "tiny", "mos": True},  # the protocol's periodicity, V/UV F1 and predicted MOS
         "generator": HiFiGANConfig.preset(preset),
         "train": {"max_steps": 2_500_000, "batch_size": 16, "loss": "lsgan", "fm_weight": 2.0, "reuse_fakes": True,
                   "optimizer": "adamw", "g_lr": 2e-4, "d_lr": 2e-4, "betas": [0.8, 0.99],

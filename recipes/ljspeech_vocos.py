@@ -69,6 +69,7 @@ PRESETS = {
     },
     "vocos": {
         "data": {"segment": 16384, "repeats": 1},
+        "eval": {"pitch": "tiny", "mos": True},  # the protocol's periodicity, V/UV F1 and predicted MOS
         "objective": {"mel_loss": "single", "mel_weight": 45.0},
         "train": {**_TRAIN, "max_steps": 2_000_000, "device": "auto", "num_workers": 4, "log_every": 100,
                   "val_every": 1000, "ckpt_every": 5000, "keep_last": 3},
