@@ -23,22 +23,15 @@ import torch
 from ....errors import MultiganError
 from ...features import LogMel
 from ...io import save_wav
+from .protocol import METRICS
 
 __all__ = ["PageClip", "write_listening_page"]
 
 ORIGINAL = "original"
 
-#: Label and direction (higher is better?) of the metrics that ``eval-vocoder`` reports, in table order; used
-#: when the result carries no ``metrics`` section or leaves a field out.
-KNOWN_METRICS: dict[str, tuple[str, bool]] = {
-    "pesq_wb": ("PESQ-wb", True),
-    "mr_stft": ("MR-STFT", False),
-    "mel_l1": ("mel L1", False),
-    "periodicity": ("periodicity RMSE", False),
-    "vuv_f1": ("V/UV F1", True),
-    "mos": ("MOS (predicted)", True),
-    "stoi": ("STOI", True),
-}
+#: Label and direction (higher is better?) of the protocol's metrics, in table order; used when the result carries
+#: no ``metrics`` section or leaves a field out.
+KNOWN_METRICS: dict[str, tuple[str, bool]] = {k: (m.label, m.higher_is_better) for k, m in METRICS.items()}
 #: Fields of a system that are not metric columns.
 _NOT_METRICS = {"name", "clips", "ci95"}
 #: Range of a spectrogram picture below the loudest bin of its clip: 80 dB of magnitude, in natural log.
