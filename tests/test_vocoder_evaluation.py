@@ -134,6 +134,27 @@ def test_models_load_without_the_network(lj_3s: Path) -> None:
     assert 120 <= int(pitch) <= 300 and in_range == "True"  # LJ Speech: one female speaker
 
 
+def test_scoring_leaves_the_random_streams_alone(lj_3s: Path) -> None:
+    """Building the models (torch's stream), tracking (torchcrepe dithers with numpy's stream) and predicting MOS
+    draw nothing from the caller's streams, the first time and after: a run that validates with them draws the
+    same training noise as one that does not, and its resume stays bit-identical."""
+    code = (
+        "import numpy as np, torch\n"
+        "from multigan.audio.io import load_audio\n"
+        "from multigan.audio.vocoders.evaluation.protocol import ClipScorer\n"
+        f"x = load_audio({str(sorted(lj_3s.glob('*.wav'))[0])!r}, 22050)\n"
+        "torch.manual_seed(7); np.random.seed(7)\n"
+        "scorer = ClipScorer.for_rate(22050, pitch_model='tiny', mos=True)\n"
+        "for _ in range(2):\n    scorer.score(x * 0.5, x, 22050)\n"
+        "print(repr(torch.rand(1).item()), repr(float(np.random.rand())))\n")
+    torch.manual_seed(7)
+    np.random.seed(7)
+    expected = [torch.rand(1).item(), float(np.random.rand())]  # the first draws of streams seeded with 7
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert [float(v) for v in out.stdout.split()[-2:]] == expected
+
+
 # --------------------------------------------------------------------------- the command
 
 

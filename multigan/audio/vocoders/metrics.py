@@ -115,7 +115,7 @@ class VocoderValidator:
         self.mel_cfg, self.loss_fmax = dict(mel_cfg), loss_fmax
         self.input_mel = LogMel.from_settings(self.mel_cfg)
         self.loss_mel = LogMel.from_settings({**self.mel_cfg, "fmax": loss_fmax})
-        self.pitch, self.with_mos = (None if pitch in (None, "none") else pitch), bool(mos)
+        self.pitch = None if pitch in (None, "none") else pitch
         self.scorer = ClipScorer(self.loss_mel, self.input_mel, with_pesq, optional_tracker(self.pitch),
                                  MosPredictor() if mos else None)
         self._baseline: Optional[dict[str, float]] = None

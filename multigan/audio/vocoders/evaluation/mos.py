@@ -29,7 +29,9 @@ class MosPredictor:
         except ImportError as exc:  # pragma: no cover - a dependency of multigan
             raise MultiganError("the predicted MOS needs distillmos: pip install distillmos") from exc
         self.device = torch.device(device)
-        with contextlib.redirect_stdout(io.StringIO()):  # it prints where it read its weights: stdout is for JSON
+        # it prints where it read its weights (stdout is for JSON), and its layers draw initial weights from torch's
+        # global stream before the checkpoint replaces them: fork it, so a training run keeps its random numbers
+        with contextlib.redirect_stdout(io.StringIO()), torch.random.fork_rng(devices=[]):
             self.model = distillmos.ConvTransformerSQAModel().to(self.device).eval()
 
     @torch.no_grad()

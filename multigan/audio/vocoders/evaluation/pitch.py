@@ -5,7 +5,8 @@ ship inside its wheel), 10 ms hop, 50-550 Hz, Viterbi decoding, no padding. A fr
 (``librosa.perceptual_weighting`` of a 1024-point power spectrum, minus torchcrepe's 20 dB reference, averaged over
 frequency) is below -60 dB gets periodicity 0; a frame whose periodicity is below 0.21 is unvoiced. torchcrepe
 dithers each pitch by up to 20 cents with numpy's global random stream: the tracker seeds that stream with 0 for
-each clip and restores it afterwards, so a track is reproducible and the caller's random streams are untouched.
+each clip and restores it afterwards, so a track is reproducible; torch's global stream (which builds the network on
+first use) is forked, so a training run that validates with it draws the same numbers as one that does not.
 Then:
 
 * ``periodicity``: RMSE between the two periodicity tracks over all frames (0 for identical audio);
@@ -83,11 +84,12 @@ class PitchTracker:
             raise MultiganError(f"pitch tracking needs at least {torchcrepe.WINDOW_SIZE} samples at 16 kHz "
                                 f"(64 ms), got {audio.shape[-1]}")
         state = np.random.get_state()  # torchcrepe dithers the pitch with numpy's global stream: seed it here
-        try:  # (the same audio then gives the same track) and leave the caller's stream as it was
-            np.random.seed(0)
-            pitch, periodicity = torchcrepe.predict(audio, PITCH_RATE, self.hop, FMIN, FMAX, self.model,
-                                                    return_periodicity=True, batch_size=self.batch_size,
-                                                    device=self.device, pad=False)
+        try:  # (the same audio then gives the same track) and leave the caller's stream as it was; its first
+            np.random.seed(0)  # call builds the network, whose initial weights come from torch's global stream
+            with torch.random.fork_rng(devices=[]):
+                pitch, periodicity = torchcrepe.predict(audio, PITCH_RATE, self.hop, FMIN, FMAX, self.model,
+                                                        return_periodicity=True, batch_size=self.batch_size,
+                                                        device=self.device, pad=False)
         finally:
             np.random.set_state(state)
         pitch, periodicity = pitch[0].cpu().numpy().astype(np.float64), periodicity[0].cpu().numpy().astype(np.float64)
