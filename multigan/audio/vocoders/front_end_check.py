@@ -32,7 +32,8 @@ __all__ = ["diagnose_front_end", "floor_evidence", "level_evidence"]
 #: Fraction of the values that must sit exactly at another front end's floor to name it (LJ Speech clips at a
 #: tenth of their level put 1-6 % of HiFi-GAN mel values at its floor; loud clips may put none).
 PILE_UP = 0.005
-#: The band-profile test (30 held-out LJ Speech clips at gains 1, 0.3, 0.05, 22.05 kHz / 80 bands): the input's band
+#: The band-profile test (20 held-out LJ Speech clips at gains 1, 0.3, 0.05; 22.05 kHz, 80 bands; training mels of
+#: 8 others): the input's band
 #: means differ from the training ones, after removing loudness, by more than PROFILE_OFF (own front end's mels:
 #: 0.10-0.26 on average over bands; another front end's: 0.52-0.78) ...
 PROFILE_OFF = 0.35
