@@ -21,6 +21,7 @@ from multigan.audio.vocoders.front_end_check import diagnose_front_end
 from multigan.audio.vocoders.mel_input import MelInputWarning, mel_statistics
 from multigan.audio.vocoders.vocoder import DEFAULT_MEL, Vocoder
 from multigan.checkpoint import export_generator
+from multigan.errors import MultiganError
 from helpers.bigvgan_reference import reference_mel
 from helpers.vocos_reference import vocos_reference_mel
 
@@ -151,11 +152,15 @@ def test_exports_store_the_front_end_and_older_exports_keep_hifigans(tmp_path: P
     old = multigan.load(tmp_path / "old")
     y22 = clip(22050)
     assert old.front_end == HIFIGAN and torch.equal(old.mel(y22), LogMel.from_settings(DEFAULT_MEL)(y22))
+    # a bad stored description: one error naming the file and the key
+    config["config"]["front_end"] = {"padding": "valid"}
+    config_file.write_text(json.dumps(config))
+    with pytest.raises(MultiganError, match=r"generator.json: .*mel front end: padding='valid'"):
+        multigan.load(tmp_path / "old")
 
 
 def test_training_refuses_another_front_end() -> None:
     from multigan.audio.vocoders.training import build_vocoder_trainer
-    from multigan.errors import MultiganError
 
     voc = Vocoder(generator=TINY_VOCOS, generator_class="vocos", front_end="vocos")
     with pytest.raises(MultiganError, match="training computes its mels with the HiFi-GAN/BigVGAN front end"):
