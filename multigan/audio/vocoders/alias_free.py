@@ -31,10 +31,22 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["Activation1d", "DownSample1d", "Polyphase2x", "Snake", "SnakeBeta", "UpSample1d", "kaiser_beta",
-           "kaiser_sinc_filter", "make_activation"]
+           "kaiser_sinc_filter", "make_activation", "snake"]
 
 #: Added to the divisor of the periodic term (the reference's ``no_div_by_zero``).
 SNAKE_EPS = 1e-9
+
+
+def snake(x: Tensor, a: Tensor, inv: Tensor, inplace: bool = False) -> Tensor:
+    """``x + sin(a x)^2 * inv`` with ``a`` and ``inv`` broadcast against ``x`` (4 passes over ``x``); ``inplace``
+    writes the result into ``x`` and allocates one temporary (inference only)."""
+    s = x * a
+    if not inplace:
+        s = torch.sin(s)
+        return torch.addcmul(x, s * s, inv)
+    torch.sin(s, out=s)
+    s.mul_(s)
+    return x.addcmul_(s, inv)
 
 
 class Snake(nn.Module):
@@ -46,13 +58,15 @@ class Snake(nn.Module):
         self.logscale = bool(logscale)
         self.alpha = nn.Parameter(torch.zeros(channels) if self.logscale else torch.ones(channels))
 
+    def coefficients(self) -> tuple[Tensor, Tensor]:
+        """``(a, 1 / (a + 1e-9))`` per channel, ``[C]`` each."""
+        a = torch.exp(self.alpha) if self.logscale else self.alpha
+        return a, 1.0 / (a + SNAKE_EPS)
+
     def forward(self, x: Tensor) -> Tensor:
         """Elementwise; same shape."""
-        a = self.alpha[None, :, None]
-        if self.logscale:
-            a = torch.exp(a)
-        s = torch.sin(x * a)
-        return torch.addcmul(x, s * s, 1.0 / (a + SNAKE_EPS))  # 4 passes over x instead of 5 (pow, div, add)
+        a, inv = self.coefficients()
+        return snake(x, a[:, None], inv[:, None])
 
 
 class SnakeBeta(nn.Module):
@@ -66,13 +80,15 @@ class SnakeBeta(nn.Module):
         self.alpha = nn.Parameter(init(channels))
         self.beta = nn.Parameter(init(channels))
 
+    def coefficients(self) -> tuple[Tensor, Tensor]:
+        """``(a, 1 / (b + 1e-9))`` per channel, ``[C]`` each."""
+        a, b = (torch.exp(self.alpha), torch.exp(self.beta)) if self.logscale else (self.alpha, self.beta)
+        return a, 1.0 / (b + SNAKE_EPS)
+
     def forward(self, x: Tensor) -> Tensor:
         """Elementwise; same shape."""
-        a, b = self.alpha[None, :, None], self.beta[None, :, None]
-        if self.logscale:
-            a, b = torch.exp(a), torch.exp(b)
-        s = torch.sin(x * a)
-        return torch.addcmul(x, s * s, 1.0 / (b + SNAKE_EPS))
+        a, inv = self.coefficients()
+        return snake(x, a[:, None], inv[:, None])
 
 
 def make_activation(name: str, channels: int, logscale: bool) -> nn.Module:
@@ -222,11 +238,18 @@ class Polyphase2x(nn.Module):
         xt = x.transpose(1, 2)
         xt = _extend(xt, xt[:, :1], xt[:, -1:], *self.up_pad)  # one copy: transposed and replicate-padded
         up_f, down_f = 2 * up_filter.flatten(), down_filter.flatten()
+        # Snake(Beta) in place on the fresh time-major conv outputs when no gradient is needed (inference)
+        needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(q.requires_grad for q in act.parameters()))
+        inplace = isinstance(act, (Snake, SnakeBeta)) and not needs_grad
         phases = []
         for p, start in enumerate(self.up_starts):
             taps = up_f[getattr(self, f"up_index{p}")]
             u = _depthwise_conv(xt[:, start:start + t + 2 * pad + taps.numel() - 1], taps)
-            phases.append(act(u.transpose(1, 2)).transpose(1, 2))
+            if inplace:
+                a, inv = act.coefficients()
+                phases.append(snake(u, a.to(u.dtype), inv.to(u.dtype), inplace=True))
+            else:
+                phases.append(act(u.transpose(1, 2)).transpose(1, 2))
         even, odd = phases
         first, last = even[:, pad:pad + 1].clone(), odd[:, pad + t - 1:pad + t].clone()
         for phase in phases:  # the up-sampled signal's replicate padding
