@@ -1,7 +1,8 @@
 """GPU check: every recipe's GPU-scale preset, a few training steps in fp32, bf16 and fp16, one table.
 
 Models: the toy ring (its ``cpu`` preset at batch 1024), SpecGAN ``gpu``, WaveGAN ``gpu``, HiFi-GAN ``v1`` and
-``v3``, RelGAN ``gpu`` and the GPT-2/BERT ``transformer`` preset. Each preset is resolved into its recipe's
+``v3``, BigVGAN-v2 ``bigvgan-v2-22k``, ``-24k`` and ``-44k`` (112 M generator, MPD + CQTD, multi-scale mel loss,
+65,536-sample crops, batch 4), RelGAN ``gpu`` and the GPT-2/BERT ``transformer`` preset. Each preset is resolved into its recipe's
 config dataclass (the published hyper-parameters), the models are built by the recipe's own code, and the
 data is a small synthetic in-memory set of the right shapes (random clips, made-up sentences): the GPU
 machine holds no data. Per model and precision a fresh :class:`multigan.Trainer` (no validation, no
@@ -112,8 +113,9 @@ def build_fsdd(recipe: types.ModuleType, cfg: Any, run_dir: str, tiny: bool) -> 
     return recipe.train(cfg, RunArgs(Path(run_dir), "gpu_check", False, None, argparse.Namespace()))
 
 
-def build_hifigan(recipe: types.ModuleType, cfg: Any, run_dir: str, tiny: bool) -> multigan.Trainer:
-    """The recipe's vocoder and MPD + MSD in ``build_vocoder_trainer`` (mel L1 loss) on random clips."""
+def build_vocoder(recipe: types.ModuleType, cfg: Any, run_dir: str, tiny: bool) -> multigan.Trainer:
+    """The recipe's vocoder and discriminators (HiFi-GAN: MPD + MSD; BigVGAN: MPD + CQTD) in
+    ``build_vocoder_trainer`` with the recipe's mel loss (single or multi-scale) on random clips."""
     from multigan.audio.vocoders.training import build_models, build_vocoder_trainer
 
     vocoder, disc = build_models(cfg)
@@ -122,7 +124,8 @@ def build_hifigan(recipe: types.ModuleType, cfg: Any, run_dir: str, tiny: bool) 
              for i in range(cfg.train.batch_size)]
     return build_vocoder_trainer(vocoder, disc, cfg.train, clips, run_dir, segment=cfg.data.segment,
                                  mel_weight=cfg.objective.mel_weight, stft_weight=cfg.objective.stft_weight,
-                                 loss_fmax=cfg.mel.loss_fmax, repeats=cfg.data.repeats)
+                                 loss_fmax=cfg.mel.loss_fmax, repeats=cfg.data.repeats,
+                                 mel_loss=cfg.objective.mel_loss)
 
 
 def made_up_sentences(vocab: int, max_len: int, n: int) -> list[str]:
@@ -156,6 +159,10 @@ def build_text(recipe: types.ModuleType, cfg: Any, run_dir: str, tiny: bool) -> 
 
 _HIFI_TINY = ["train.batch_size=2", "data.segment=512", "generator.upsample_initial_channel=32",
               "discriminator.mpd.channels_scale=0.0625", "discriminator.msd.channels_scale=0.0625"]
+_BIGVGAN_TINY = ["train.batch_size=2", "data.segment=4096", "generator.upsample_initial_channel=64",
+                 "generator.resblock_kernel_sizes=[3]", "generator.resblock_dilation_sizes=[[1,3,5]]",
+                 "discriminator.mpd.channels_scale=0.0625", "discriminator.cqt.filters=4",
+                 "discriminator.cqt.max_filters=8"]
 _TEXT_TINY = ["train.batch_size=2", "generator.relgan.head_size=8", "generator.relgan.embed_dim=8",
               "generator.gpt2.n_embd=16", "generator.gpt2.n_layer=1", "discriminator.cnn.embed_dim=8",
               "discriminator.cnn.num_rep=8", "discriminator.cnn.num_filters=[4,4,4,4]", "discriminator.cnn.hidden=8",
@@ -170,8 +177,10 @@ MODELS = {
     "wavegan": ModelSpec("fsdd_wavegan", "FSDDWaveGANConfig", "gpu", build_fsdd, [],
                          ["train.batch_size=2", "model.length=1024", "model.z_dim=8", "model.g_dim=2",
                           "model.d_dim=2"]),
-    "hifigan_v1": ModelSpec("ljspeech_hifigan", "HiFiGANRecipeConfig", "v1", build_hifigan, [], _HIFI_TINY),
-    "hifigan_v3": ModelSpec("ljspeech_hifigan", "HiFiGANRecipeConfig", "v3", build_hifigan, [], _HIFI_TINY),
+    "hifigan_v1": ModelSpec("ljspeech_hifigan", "HiFiGANRecipeConfig", "v1", build_vocoder, [], _HIFI_TINY),
+    "hifigan_v3": ModelSpec("ljspeech_hifigan", "HiFiGANRecipeConfig", "v3", build_vocoder, [], _HIFI_TINY),
+    **{f"bigvgan_{rate}": ModelSpec("ljspeech_bigvgan", "BigVGANRecipeConfig", f"bigvgan-v2-{rate}", build_vocoder,
+                                    [], _BIGVGAN_TINY) for rate in ("22k", "24k", "44k")},
     "relgan": ModelSpec("coco_relgan", "CocoRelGANConfig", "gpu", build_text, [], _TEXT_TINY),
     "transformer": ModelSpec("coco_relgan", "CocoRelGANConfig", "transformer", build_text, [], _TEXT_TINY),
 }

@@ -59,6 +59,7 @@ def presets() -> dict[str, tuple[str, dict]]:
         from multigan.audio.vocoders.bigvgan import BIGVGAN_CONFIGS
 
         out["bigvgan-base"] = ("bigvgan", _strip(BIGVGAN_CONFIGS["base"]))
+        out["bigvgan-v2"] = ("bigvgan", _strip(BIGVGAN_CONFIGS["v2"]))  # 112 M (the 22 kHz, 80-band layout)
     return out
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers.bigvgan_reference import generator_forward, random_reference_tensors, reference_filter
-from multigan.audio.vocoders.alias_free import Activation1d, Snake, SnakeBeta, kaiser_beta, kaiser_sinc_filter
+from helpers.bigvgan_reference import (ReferenceActivation1d, generator_forward, random_reference_tensors,
+                                      reference_filter)
+from multigan.audio.vocoders.alias_free import (Activation1d, Snake, SnakeBeta, kaiser_beta, kaiser_sinc_filter,
+                                               make_activation)
 from multigan.audio.vocoders.bigvgan import BIGVGAN_CONFIGS, BigVGANConfigError, BigVGANGenerator
 from multigan.audio.vocoders.imports.reference import map_state
 from multigan.audio.vocoders.registry import GENERATORS
@@ -45,6 +47,39 @@ def test_anti_aliased_activation_keeps_the_length_and_low_passes() -> None:
     slow, fast = torch.sin(2 * math.pi * 0.02 * t), torch.sin(2 * math.pi * 0.48 * t)
     assert (ident(slow.view(1, 1, -1)) - slow)[..., 20:-20].abs().max() < 0.02
     assert ident(fast.view(1, 1, -1))[..., 20:-20].abs().max() < 0.6  # the 12-tap filter: a wide transition band
+
+
+@pytest.mark.parametrize("name", ["snake", "snakebeta"])
+def test_polyphase_path_equals_the_reference_style_activation(name: str) -> None:
+    """The library's polyphase, time-major path against the published transposed-conv writing (numpy filter)."""
+    torch.manual_seed(0)
+    for channels, length, batch in ((24, 301, 2), (5, 1, 1), (3, 13, 3)):
+        act = make_activation(name, channels, logscale=True)
+        with torch.no_grad():
+            for p in act.parameters():
+                p.normal_(0.0, 0.5)
+        ours, ref = Activation1d(act), ReferenceActivation1d(act)
+        assert ours.polyphase is not None
+        x = torch.randn(batch, channels, length, requires_grad=True)
+        got, want = ours(x), ref(x)
+        assert got.shape == want.shape == x.shape and want.abs().max() > 0.1
+        assert (got - want).abs().max().item() <= 1e-5
+        with torch.inference_mode():  # inference: Snake(Beta) runs in place on the phases
+            assert (ours(x) - want).abs().max().item() <= 1e-5
+        grad_got, = torch.autograd.grad(got.square().sum(), x)
+        grad_want, = torch.autograd.grad(want.square().sum(), x)
+        assert (grad_got - grad_want).abs().max().item() <= 1e-4
+        # the general path (UpSample1d, act, DownSample1d) computes the same
+        general = ours.downsample(act(ours.upsample(x)))
+        assert (general - want).abs().max().item() <= 1e-5
+    # a wrong Kaiser filter (half-width 0.25 instead of 0.3: another beta) is seen
+    wrong = kaiser_sinc_filter(0.25, 0.25, 12)
+    assert not torch.allclose(wrong, reference_filter(), atol=1e-4)
+    ours.upsample.filter.copy_(wrong)
+    ours.downsample.filter.copy_(wrong)
+    assert (ours(x) - ref(x)).abs().max().item() > 1e-3
+    with torch.inference_mode():
+        assert (ours(x) - ref(x)).abs().max().item() > 1e-3
 
 
 def test_snake_parametrisations() -> None:

@@ -77,6 +77,7 @@ def test_onnxruntime_matches_pytorch_on_held_out_mels(name: str, held_out, tmp_p
     assert worst < TOL
     info = json.loads({p.key: p.value for p in onnx.load(str(path)).metadata_props}["multigan"])
     assert info["mel"] == voc.config["mel"] and info["stream_context"] == list(voc.stream_context())
+    assert info["front_end"] == voc.config["front_end"]  # how to compute the input mels
 
 
 def test_weight_norm_is_folded_in_the_file(tmp_path: Path) -> None:

@@ -152,3 +152,46 @@ def test_imported_vocos_computes_what_the_reference_computes(tmp_path: Path) -> 
         ours, direct = voc(mel), reference_vocos_forward(ref, mel, layers=2)
     assert ours.shape == direct.shape == (1, 9 * 256)
     assert (ours - direct).abs().max().item() < 1e-6  # polar() vs cos + i sin: rounding only (1.2e-8 here)
+
+
+def test_imported_vocos_mel_is_the_reference_feature_extractor(tmp_path: Path) -> None:
+    """voc.mel of an imported Vocos is the reference's MelSpectrogramFeatures on a real clip: bit for bit what its
+    torchaudio module computes, and the plain-ops reference within 1e-4, for padding center and same."""
+    import numpy as np
+    import pytest
+    import soundfile as sf
+    import torchaudio
+    import yaml
+
+    from multigan.audio.io import resample
+    from helpers.vocos_reference import vocos_reference_mel
+
+    lj = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ljspeech-mini" / "wavs"
+    if not lj.is_dir():
+        pytest.skip("LJ Speech mini set not available")
+    pytest.importorskip("librosa")
+    y, sr = sf.read(str(sorted(lj.glob("*.wav"))[0]), dtype="float32")
+    y = resample(y[: 2 * sr], sr, 24000)
+    y = torch.from_numpy(np.concatenate([y[: len(y) // 256 * 256], np.zeros(4096, np.float32)]))[None]
+    write_vocos(tmp_path / "ref")
+    config = yaml.safe_load((tmp_path / "ref" / "config.yaml").read_text())
+    for padding in ("center", "same"):
+        config["feature_extractor"]["init_args"]["padding"] = padding
+        (tmp_path / "ref" / f"{padding}.yaml").write_text(yaml.safe_dump(config))
+        import_vocos(tmp_path / "ref" / "pytorch_model.bin", tmp_path / "ref" / f"{padding}.yaml", tmp_path / padding)
+        voc = multigan.load(tmp_path / padding)
+        assert voc.config["front_end"]["padding"] == padding and voc.config["front_end"]["log_floor"] == 1e-7
+        ours = voc.mel(y)
+        module = torchaudio.transforms.MelSpectrogram(sample_rate=24000, n_fft=1024, hop_length=256, n_mels=100,
+                                                      center=padding == "center", power=1)
+        pad = (1024 - 256) // 2
+        x = y if padding == "center" else F.pad(y, (pad, pad), mode="reflect")
+        assert torch.allclose(ours, torch.log(torch.clip(module(x), min=1e-7)), rtol=0, atol=1e-6 if padding == "same" else 0)
+        assert (ours - vocos_reference_mel(y, 24000, 1024, 256, 100, padding)).abs().max().item() < 1e-4
+        assert ours.shape[-1] == y.shape[-1] // 256 + (padding == "center")
+    config["feature_extractor"]["init_args"]["padding"] = "valid"
+    (tmp_path / "ref" / "valid.yaml").write_text(yaml.safe_dump(config))
+    from multigan.audio.vocoders.imports.common import CheckpointImportError
+
+    with pytest.raises(CheckpointImportError, match=r"feature_extractor.init_args.padding='valid'"):
+        import_vocos(tmp_path / "ref" / "pytorch_model.bin", tmp_path / "ref" / "valid.yaml", tmp_path / "valid")

@@ -10,7 +10,7 @@ vocoder's ``mel`` settings). :func:`griffin_lim` is the one phase reconstruction
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping, Union
 
 import torch
 import torch.nn.functional as F
@@ -18,8 +18,9 @@ import torchaudio
 from torch import nn
 
 from ..errors import MultiganError
+from .mel_front_end import MelFrontEnd, resolve_front_end
 
-__all__ = ["LogMagSpectrogram", "LogMel", "SpecNormalizer", "griffin_lim", "waveform_batch"]
+__all__ = ["LogMagSpectrogram", "LogMel", "SpecNormalizer", "griffin_lim", "mel_filterbank", "waveform_batch"]
 
 
 def waveform_batch(x: torch.Tensor) -> torch.Tensor:
@@ -71,6 +72,10 @@ class LogMel(nn.Module):
       frames for ``T`` a multiple of ``hop``), magnitude ``sqrt(re^2 + im^2 + 1e-9)``, filterbank applied
       from the left. ``center``, ``pad_mode`` and ``power`` are the reference's.
 
+    ``magnitude_eps`` (``None``: the style's, ``1e-9`` for ``"hifigan"``, plain ``|STFT|`` for ``"torchaudio"``)
+    sets the magnitude ``sqrt(re^2 + im^2 + magnitude_eps)``; ``0`` is ``|STFT|``. A vocoder's front end
+    (:class:`~multigan.audio.mel_front_end.MelFrontEnd`) picks these through :meth:`from_settings`.
+
     Computed in float32 with autocast disabled. ``persistent=False`` keeps the window and filterbank out of
     ``state_dict`` (a model that rebuilds them from its config, such as a vocoder).
     """
@@ -93,6 +98,7 @@ class LogMel(nn.Module):
         eps: float = 1e-5,
         style: Literal["torchaudio", "hifigan"] = "torchaudio",
         persistent: bool = True,
+        magnitude_eps: float | None = None,
     ) -> None:
         super().__init__()
         if fmax is not None and fmax > sample_rate / 2:
@@ -105,6 +111,11 @@ class LogMel(nn.Module):
         self.n_fft, self.hop, self.n_mels, self.eps, self.style = n_fft, hop, n_mels, eps, style
         self.sample_rate = sample_rate
         hifigan = style == "hifigan"
+        if magnitude_eps is not None and power != 1.0:
+            raise ValueError("LogMel: magnitude_eps sets a magnitude (power=1); leave power at 1")
+        self.magnitude_eps = 1e-9 if hifigan and magnitude_eps is None else magnitude_eps
+        own_magnitude = hifigan or magnitude_eps is not None  # else torchaudio's, bit for bit
+        self._own_magnitude = own_magnitude
         if hifigan:  # reflect padding needs more samples than it pads, and one whole window after padding
             pad = (n_fft - hop) // 2
             self.min_samples = max(pad + 1, n_fft - 2 * pad)
@@ -118,7 +129,7 @@ class LogMel(nn.Module):
             f_min=fmin,
             f_max=fmax,
             n_mels=n_mels,
-            power=None if hifigan else power,  # the reference takes its own magnitude of the complex STFT
+            power=None if own_magnitude else power,  # the reference takes its own magnitude of the complex STFT
             center=not hifigan and center,
             pad_mode=pad_mode,
             norm=norm,
@@ -130,16 +141,23 @@ class LogMel(nn.Module):
                     module.register_buffer(name, buffer, persistent=False)
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> "LogMel":
-        """The HiFi-GAN-style front end of a vocoder's ``mel`` settings.
+    def from_settings(cls, settings: Mapping[str, Any],
+                      front_end: Union[None, str, Mapping[str, Any], MelFrontEnd] = None) -> "LogMel":
+        """The front end of a vocoder: its ``mel`` settings computed as ``front_end`` describes.
 
         ``settings``: ``sample_rate, n_fft, hop_size, win_size, n_mels, fmin, fmax`` (``fmax=None``: the full
-        band, ``sample_rate / 2``). The window and filterbank follow from them and are not saved.
+        band, ``sample_rate / 2``). ``front_end``: a :class:`~multigan.audio.mel_front_end.MelFrontEnd`, its dict or
+        preset name; ``None`` is HiFi-GAN's (BigVGAN's), computed exactly as before front ends were described. The
+        window and filterbank follow from them and are not saved.
         """
-        s = settings
+        s, fe = settings, resolve_front_end(front_end)
         fmax = s["sample_rate"] / 2 if s["fmax"] is None else s["fmax"]
+        common = dict(norm=fe.norm, mel_scale=fe.filterbank, eps=fe.log_floor, persistent=False)
+        if fe.padding == "same":
+            return cls(s["sample_rate"], s["n_fft"], s["hop_size"], s["n_mels"], s["fmin"], fmax, s["win_size"],
+                       style="hifigan", magnitude_eps=fe.magnitude_eps, **common)
         return cls(s["sample_rate"], s["n_fft"], s["hop_size"], s["n_mels"], s["fmin"], fmax, s["win_size"],
-                   style="hifigan", persistent=False)
+                   center=True, pad_mode=fe.pad_mode, magnitude_eps=fe.magnitude_eps or None, **common)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Waveform ``[..., T]`` to log-mel ``[..., n_mels, frames]``; ``T`` must be at least :attr:`min_samples`
@@ -150,17 +168,32 @@ class LogMel(nn.Module):
                                 f"({1000 * self.min_samples / self.sample_rate:.0f} ms at {self.sample_rate} Hz)")
         with torch.autocast(device_type=wav.device.type, enabled=False):
             wav = wav.float()
-            mel = self._reference_mel(wav) if self.style == "hifigan" else self.mel(wav)
+            mel = self._reference_mel(wav) if self._own_magnitude else self.mel(wav)
             return torch.log(torch.clamp(mel, min=self.eps))
 
     def _reference_mel(self, wav: torch.Tensor) -> torch.Tensor:
-        """The HiFi-GAN reference's mel magnitude of ``wav`` ``[..., T]`` (see the class docstring)."""
-        pad = (self.n_fft - self.hop) // 2
-        batch = F.pad(wav.reshape(-1, 1, wav.shape[-1]), (pad, pad), mode="reflect").squeeze(1)
+        """The reference's mel magnitude of ``wav`` ``[..., T]`` (see the class docstring): HiFi-GAN's framing for
+        ``style="hifigan"``, its ``magnitude_eps`` (``0``: ``|STFT|``), the filterbank applied from the left."""
+        batch = wav.reshape(-1, wav.shape[-1])
+        if self.style == "hifigan":
+            pad = (self.n_fft - self.hop) // 2
+            batch = F.pad(batch.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
         spec = self.mel.spectrogram(batch)
-        magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
+        magnitude = (torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + self.magnitude_eps) if self.magnitude_eps
+                     else spec.abs())
         mel = torch.matmul(self.mel.mel_scale.fb.T.contiguous(), magnitude)
         return mel.reshape(*wav.shape[:-1], *mel.shape[-2:])
+
+
+def mel_filterbank(settings: Mapping[str, Any],
+                   front_end: Union[None, str, Mapping[str, Any], MelFrontEnd] = None) -> torch.Tensor:
+    """The triangular filters ``[n_fft // 2 + 1, n_mels]`` that :meth:`LogMel.from_settings` applies for the same
+    arguments (torchaudio's, float32)."""
+    fe = resolve_front_end(front_end)
+    fmax = settings["sample_rate"] / 2 if settings["fmax"] is None else settings["fmax"]
+    return torchaudio.functional.melscale_fbanks(settings["n_fft"] // 2 + 1, float(settings["fmin"]), float(fmax),
+                                                 settings["n_mels"], settings["sample_rate"], norm=fe.norm,
+                                                 mel_scale=fe.filterbank)
 
 
 def griffin_lim(

@@ -31,20 +31,45 @@ def wn(sd: dict, name: str) -> Tensor:
     return torch._weight_norm(sd[f"{name}.weight_v"], sd[f"{name}.weight_g"], 0)
 
 
-def anti_aliased(sd: dict, name: str, x: Tensor, logscale: bool) -> Tensor:
-    """``Activation1d``: replicate-pad 5, zero-stuff x2 + filter (x2 gain), trim 15 | 15, Snake(Beta), pad (5, 6),
-    filter, stride 2. Filters from the tensors ``name.upsample.filter`` / ``name.downsample.lowpass.filter``."""
+def upsample_2x(x: Tensor, up: Tensor) -> Tensor:
+    """``UpSample1d(2, 12)``: replicate-pad 5, zero-stuff x2 and filter (a transposed conv, x2 gain), trim 15 | 15."""
     c = x.shape[1]
-    up, down = sd[f"{name}.upsample.filter"], sd[f"{name}.downsample.lowpass.filter"]
     y = 2 * F.conv_transpose1d(F.pad(x, (5, 5), mode="replicate"), up.expand(c, 1, 12), stride=2, groups=c)
-    y = y[..., 15:-15]
+    return y[..., 15:-15]
+
+
+def downsample_2x(x: Tensor, down: Tensor) -> Tensor:
+    """``DownSample1d(2, 12)``: replicate-pad (5, 6), filter at stride 2."""
+    c = x.shape[1]
+    return F.conv1d(F.pad(x, (5, 6), mode="replicate"), down.expand(c, 1, 12), stride=2, groups=c)
+
+
+def anti_aliased(sd: dict, name: str, x: Tensor, logscale: bool) -> Tensor:
+    """``Activation1d``: :func:`upsample_2x`, Snake(Beta), :func:`downsample_2x`. Filters from the tensors
+    ``name.upsample.filter`` / ``name.downsample.lowpass.filter``."""
+    y = upsample_2x(x, sd[f"{name}.upsample.filter"])
     alpha = sd[f"{name}.act.alpha"].view(1, -1, 1)
     beta = sd.get(f"{name}.act.beta")
     beta = alpha if beta is None else beta.view(1, -1, 1)
     if logscale:
         alpha, beta = torch.exp(alpha), torch.exp(beta)
     y = y + 1.0 / (beta + 1e-9) * torch.sin(y * alpha) ** 2
-    return F.conv1d(F.pad(y, (5, 6), mode="replicate"), down.expand(c, 1, 12), stride=2, groups=c)
+    return downsample_2x(y, sd[f"{name}.downsample.lowpass.filter"])
+
+
+class ReferenceActivation1d(torch.nn.Module):
+    """The published ``alias_free_activation/torch`` ``Activation1d`` as a module around any activation ``act``:
+    :func:`upsample_2x`, ``act``, :func:`downsample_2x`, with the numpy-built :func:`reference_filter` (or
+    ``filt``) -- the speed benchmark's baseline and the fast path's test reference."""
+
+    def __init__(self, act: torch.nn.Module, filt: Tensor | None = None) -> None:
+        super().__init__()
+        self.act = act
+        self.register_buffer("filter", reference_filter() if filt is None else filt, persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[B, C, T]`` -> same shape."""
+        return downsample_2x(self.act(upsample_2x(x, self.filter.to(x.dtype))), self.filter.to(x.dtype))
 
 
 def generator_forward(sd: dict, cfg: dict, mel: Tensor) -> Tensor:

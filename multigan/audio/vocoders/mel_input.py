@@ -7,8 +7,9 @@
   export's meta (``mel_stats``).
 * :func:`diagnose` compares input mels with those statistics and names the likely cause of a mismatch: log10
   instead of natural log (values x ~0.434), decibels (x ~8.7), normalised input (mean ~0, std ~1), empty top
-  bands (different fmax or n_mels upstream), or plainly far outside; :func:`check_mel_input` turns that into
-  one :class:`MelInputWarning` with the fix.
+  bands (different fmax or n_mels upstream), or plainly far outside; :func:`check_mel_input` turns that, or mels
+  made by another front end (:mod:`~multigan.audio.vocoders.front_end_check`), into one :class:`MelInputWarning`
+  with the fix.
 """
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from torch import Tensor
 
 from ...errors import MultiganError
 from ...rng import isolated
+from ..mel_front_end import MelFrontEnd
 from ..safe_torch import read_torch_file
+from .front_end_check import floor_evidence, level_evidence
 
 __all__ = ["MEL_EXTENSIONS", "MelFileError", "MelInputWarning", "as_mel", "check_mel_input",
            "dataset_mel_statistics", "diagnose", "mel_statistics", "read_mel_file"]
@@ -190,13 +193,13 @@ def _centered_std(x: Tensor) -> float:
     return float((x - x.mean(0, keepdim=True)).std()) if x.numel() > 1 else 0.0
 
 
-def diagnose(mel: Tensor, stats: Mapping[str, Any]) -> Optional[str]:
+def diagnose(mel: Tensor, stats: Mapping[str, Any], generic: bool = True) -> Optional[str]:
     """Why log-mel ``mel`` ``[n_mels, frames]`` does not look like the training mels of ``stats``, or ``None``.
 
     The message names the likely cause and the fix. Checks, in order: normalised input (mean ~0, std ~1 where
     the training mels are not), a log base or decibel scale (spread across bands within frames ~0.434x or ~8.7x
     the training one),
-    empty top bands (different fmax or n_mels upstream), and values far outside the training range. The scale
+    empty top bands (different fmax or n_mels upstream), and (``generic``) values far outside the training range. The scale
     and top-band checks need 32 frames and the last check 64 (on 8 held-out LJ Speech clips, excerpts of 20 and 40 frames
     of correct mels looked far off 14 % and 11 % of the time, 100-frame excerpts and whole clips never).
     """
@@ -244,18 +247,26 @@ def diagnose(mel: Tensor, stats: Mapping[str, Any]) -> Optional[str]:
         return (f"the top {top} mel bands of the input are empty (at its floor {floor_in:.2f}) but carry energy in "
                 f"the training mels: the mels were likely made with a lower fmax or a different n_mels and padded. "
                 "Make them with the vocoder's mel settings (voc.config['mel']: n_mels, fmin, fmax)")
-    if far and frames >= 64:  # shorter excerpts of correct mels (a pause, one loud vowel) can look far off
+    if generic and far and frames >= 64:  # shorter excerpts of correct mels (a pause, one loud vowel) can look far off
         return (f"the input mels are far outside the training mels ({outside:.0%} of values beyond the per-band "
                 f"training range, band means {shift * span:.2f} away on average): {seen}, but {trained}. Check the log base (natural log), the clamp floor, "
                 "normalisation, n_fft/hop/fmin/fmax and n_mels against voc.config['mel']")
     return None
 
 
-def check_mel_input(mel: Tensor, stats: Optional[Mapping[str, Any]], source: str = "") -> Optional[str]:
-    """Warn once (:class:`MelInputWarning`) when :func:`diagnose` finds a mismatch; returns the message or ``None``."""
-    if not stats:
-        return None
-    message = diagnose(mel, stats)
+def check_mel_input(mel: Tensor, stats: Optional[Mapping[str, Any]], source: str = "",
+                    front_end: Optional[MelFrontEnd] = None,
+                    settings: Optional[Mapping[str, Any]] = None) -> Optional[str]:
+    """Warn once (:class:`MelInputWarning`) when the mels look made by another front end than ``front_end`` (at the
+    vocoder's ``mel`` ``settings``; :func:`~multigan.audio.vocoders.front_end_check.diagnose_front_end`) or
+    :func:`diagnose` finds another mismatch with the training ``stats``; returns the message or ``None``."""
+    own = front_end is not None and settings is not None
+    # the most specific explanation first: another front end's floor, a scale or normalisation, then another front
+    # end's level or band profile, then plainly far off
+    message = ((floor_evidence(mel, front_end, settings) if own else None)
+               or (diagnose(mel, stats, generic=False) if stats else None)
+               or (level_evidence(mel, front_end, settings, stats) if own else None)
+               or (diagnose(mel, stats) if stats else None))
     if message:
         warnings.warn(f"{source}: {message}" if source else message, MelInputWarning, stacklevel=3)
     return message

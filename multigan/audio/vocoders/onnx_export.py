@@ -92,7 +92,8 @@ def export_onnx(voc: Vocoder, out: Union[str, Path], opset: int = DEFAULT_OPSET,
         quiet.setLevel(level)
     model = onnx.load(str(out))
     info = {"generator_class": voc.config["generator_class"], "generator": voc.config["generator"],
-            "mel": voc.config["mel"], "sample_rate": voc.sample_rate, "hop_size": voc.hop_size,
+            "mel": voc.config["mel"], "front_end": voc.front_end.to_dict(), "sample_rate": voc.sample_rate,
+            "hop_size": voc.hop_size,
             "stream_context": list(voc.stream_context()), "input": "mel [batch, n_mels, frames] (natural-log mels)",
             "output": "audio [batch, frames * hop_size] in [-1, 1]"}
     del model.metadata_props[:]

@@ -23,6 +23,7 @@ from torch import nn
 
 from ...config import ConfigError
 from ...distributed import is_main_process
+from ...errors import MultiganError
 from ...export import load
 from ...recipe import RunArgs, finish, fit
 from ...rng import seed_everything
@@ -30,6 +31,7 @@ from ...train_config import TrainConfig
 from ...trainer import ExtraLoss, Trainer, ValidationContext
 from ..features import LogMel
 from ..io import save_wav
+from ..mel_front_end import resolve_front_end
 from ..losses import MelL1, MultiScaleMelL1, stft_loss
 from .data.aligned import aligned_crops
 from .data.clips import Clip, SegmentDataset, VocoderDataError, validation_clips
@@ -82,6 +84,10 @@ def build_vocoder_trainer(vocoder: Vocoder, discriminator: nn.Module, cfg: Train
     when ``stft_weight > 0``, the multi-resolution STFT distance.
     """
     mel = vocoder.config["mel"]
+    front_end = resolve_front_end(vocoder.config.get("front_end"))
+    if front_end != resolve_front_end(None):  # the crops, the loss and validation compute HiFi-GAN's mels
+        raise MultiganError(f"training computes its mels with the HiFi-GAN/BigVGAN front end; this vocoder's is "
+                            f"{front_end.describe()}: train it with the default front end")
     # train_clips may be a ready SegmentDataset (e.g. vocoders.data.lazy.LazySegmentDataset's lazy reads)
     dataset = train_clips if isinstance(train_clips, SegmentDataset) else SegmentDataset(train_clips, segment, mel,
                                                                                             repeats)

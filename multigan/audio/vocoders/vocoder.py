@@ -9,8 +9,9 @@
 
 :class:`Vocoder` wraps any generator family of :data:`~multigan.audio.vocoders.registry.GENERATORS` (``net``,
 chosen by name) and the :class:`~multigan.audio.features.LogMel` front end of its ``mel`` settings
-(``mel_extractor``). Both configurations and the family's name are constructor arguments, so an export rebuilds
-the pair and nobody can feed a vocoder mels from a different front end by accident. What a family must
+(``mel_extractor``), computed as its :class:`~multigan.audio.mel_front_end.MelFrontEnd` describes (``front_end``:
+HiFi-GAN's and BigVGAN's, or Vocos'). The configurations and the family's name are constructor arguments, so an
+export rebuilds the pair; mels that look made by another front end are named in a warning. What a family must
 provide is described in :mod:`multigan.audio.vocoders.registry`; the ``multigan vocode`` sub-command is in
 :mod:`multigan.audio.vocoders.cli`.
 """
@@ -27,6 +28,7 @@ from torch import Tensor
 from ...errors import MultiganError
 from ...generator import ExportableGenerator
 from ..features import LogMel, waveform_batch
+from ..mel_front_end import MelFrontEnd, resolve_front_end
 from ..io import check_wav_name, info, load_audio, resample, save_wav
 from .mel_input import check_mel_input, check_mel_statistics, read_mel_file
 from .registry import VocoderConfigError, generator_family
@@ -116,6 +118,8 @@ class Vocoder(ExportableGenerator):
             with :data:`DEFAULT_MEL` (see :func:`mel_settings`).
         generator_class: the family's name in :data:`~multigan.audio.vocoders.registry.GENERATORS` (exports
             without one are HiFi-GAN).
+        front_end: how ``mel`` is computed (:class:`~multigan.audio.mel_front_end.MelFrontEnd`, its dict or a
+            preset name); ``None`` (exports made before front ends were stored) is HiFi-GAN's. Stored as a dict.
 
     Raises:
         VocoderConfigError: inconsistent mel settings; the network raises its own error for inconsistent
@@ -126,12 +130,16 @@ class Vocoder(ExportableGenerator):
     """
 
     def __init__(self, generator: Optional[Mapping[str, Any]] = None, mel: Optional[Mapping[str, Any]] = None,
-                 generator_class: str = "hifigan"):
+                 generator_class: str = "hifigan",
+                 front_end: Union[None, str, Mapping[str, Any], MelFrontEnd] = None):
         mel_cfg = mel_settings(mel)
+        fe = resolve_front_end(front_end)
         net = generator_family(generator_class)(**_generator_settings(generator, mel_cfg, generator_class))
-        super().__init__(generator=net.export_config(), mel=mel_cfg, generator_class=generator_class)
+        super().__init__(generator=net.export_config(), mel=mel_cfg, generator_class=generator_class,
+                         front_end=fe.to_dict())
         self.net = net
-        self.mel_extractor = LogMel.from_settings(mel_cfg)
+        self.front_end = fe
+        self.mel_extractor = LogMel.from_settings(mel_cfg, fe)
 
     # --- properties -------------------------------------------------------------------------------------
 
@@ -164,7 +172,7 @@ class Vocoder(ExportableGenerator):
         mels lie far outside those it was trained on (``export_meta["mel_stats"]``), naming the likely cause.
         """
         if not self.training and (cond if cond is not None else noise) is not None:
-            check_mel_input(cond if cond is not None else noise, getattr(self, "export_meta", {}).get("mel_stats"))
+            self._check_input(cond if cond is not None else noise)
         return self.net(noise, cond).squeeze(1)
 
     # --- inference API -------------------------------------------------------------------------------------
@@ -177,7 +185,8 @@ class Vocoder(ExportableGenerator):
     def mel(self, audio: AudioLike) -> Tensor:
         """The training-time log-mel of ``audio`` (``[T]``, ``[B, T]`` or ``[B, 1, T]`` at :attr:`sample_rate`).
 
-        Returns ``[B, n_mels, T // hop_size]`` (for ``T`` a multiple of the hop; the reference framing).
+        Returns ``[B, n_mels, T // hop_size]`` for ``T`` a multiple of the hop (``T // hop_size + 1`` with a centred
+        front end, ``front_end.padding="center"``, e.g. Vocos').
         """
         return self.mel_extractor(waveform_batch(self._as_tensor(audio)))
 
@@ -263,8 +272,14 @@ class Vocoder(ExportableGenerator):
         check_wav_name(out_wav)
         mel = read_mel_file(mel_path, self.n_mels)
         if chunk_frames:
-            check_mel_input(mel, getattr(self, "export_meta", {}).get("mel_stats"))  # once, on the whole mel
+            self._check_input(mel)  # once, on the whole mel
         return save_wav(out_wav, self._vocode(mel, chunk_frames)[0].float().cpu(), self.sample_rate)
+
+    def _check_input(self, mel: Tensor) -> Optional[str]:
+        """Warn once when ``mel`` looks made by another front end or unlike the training mels (see
+        :func:`~multigan.audio.vocoders.mel_input.check_mel_input`)."""
+        return check_mel_input(mel, getattr(self, "export_meta", {}).get("mel_stats"), front_end=self.front_end,
+                               settings=self.config["mel"])
 
     def remove_weight_norm(self) -> "Vocoder":
         """Fold the network's weight normalisation into plain weights (faster inference); idempotent."""

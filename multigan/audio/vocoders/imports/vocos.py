@@ -11,10 +11,11 @@ backbone and an ISTFT head with "same" padding is multigan's Vocos family; EnCod
 IMDCT and AdaLayerNorm variants are refused with a message saying so.
 
 The published checkpoints hold no discriminator: ``--init-from`` such a run fine-tunes with a fresh MPD + MRD.
-The mel front end differs from multigan's: the reference computes ``log(clamp(mel, 1e-7))`` on an HTK-scale,
-unnormalised torchaudio filterbank with centred frames, where multigan's vocoders use the HiFi-GAN front end
-(Slaney scale and norm, ``1e-5`` floor). ``voc(mel)`` with mels made the reference's way reproduces the
-reference; ``voc.mel``/``resynthesize`` and fine-tuning use multigan's front end (the import says so).
+The reference's mel front end (``MelSpectrogramFeatures``: torchaudio's ``MelSpectrogram`` with ``power=1``, an
+HTK-scale filterbank without norm unless the config sets ``mel_scale``/``norm``, centred frames or ``padding:
+same``, ``log(clip(x, 1e-7))``) is stored in the export as a :class:`~multigan.audio.mel_front_end.MelFrontEnd`:
+``voc.mel`` and ``resynthesize`` compute exactly the reference's features. Fine-tuning with a recipe computes
+HiFi-GAN's mels (the import says so).
 """
 from __future__ import annotations
 
@@ -28,16 +29,17 @@ import yaml
 from torch import Tensor
 
 from ....config import AtLeastOne, NonNegative
+from ...mel_front_end import MelFrontEnd, MelFrontEndError
 from ..vocoder import Vocoder, VocoderConfigError, mel_settings
 from ..vocos import VocosConfigError
 from .common import (CheckpointImportError, ImportResult, PathLike, check_finite, check_out, load_mapped,
                      print_import, read_torch_file, typed_settings, write_run)
 
-__all__ = ["FRONT_END_NOTE", "import_vocos", "map_vocos_key", "read_vocos_config", "register_vocos"]
+__all__ = ["FRONT_END_NOTE", "import_vocos", "map_vocos_key", "read_vocos_config", "read_vocos_settings",
+           "register_vocos", "vocos_front_end"]
 
-FRONT_END_NOTE = ("the reference's mel front end (torchaudio HTK-scale filterbank without norm, log(clamp(x, 1e-7)), "
-                  "centred frames) differs from multigan's (Slaney, 1e-5, HiFi-GAN framing): feed this vocoder mels "
-                  "made the reference's way; voc.mel(), resynthesize and fine-tuning use multigan's front end")
+FRONT_END_NOTE = ("voc.mel() and resynthesize compute the reference's own features (the export stores its front end: "
+                  "{front_end}); fine-tuning with a recipe computes HiFi-GAN's mels instead")
 
 _RENAMES = ((re.compile(r"^backbone\.convnext\.(\d+)\."), r"net.backbone.blocks.\1."),
             (re.compile(r"^backbone\.final_layer_norm\."), "net.backbone.final_norm."),
@@ -79,8 +81,30 @@ def _section(config: Mapping[str, Any], name: str, path: Path) -> tuple[str, dic
     return entry["class_path"].rsplit(".", 1)[-1], dict(args)
 
 
+def vocos_front_end(feature_args: Mapping[str, Any], where: str) -> MelFrontEnd:
+    """The front end of a reference ``MelSpectrogramFeatures``' init args: torchaudio's ``MelSpectrogram``
+    (``power=1``: plain ``|STFT|``; reflect padding) with its ``mel_scale`` / ``norm`` (torchaudio's defaults
+    ``"htk"`` / none, which the published configs keep), ``safe_log``'s floor ``1e-7``, and ``padding``:
+    ``"center"`` (centred frames) or ``"same"`` (reflect-pad ``(n_fft - hop) // 2``, uncentred)."""
+    padding = feature_args.get("padding", "center")
+    if padding not in ("center", "same"):
+        raise CheckpointImportError(f"{where}.padding={padding!r}: the reference accepts 'center' or 'same'")
+    try:
+        return MelFrontEnd(filterbank=feature_args.get("mel_scale", "htk"), norm=feature_args.get("norm"),
+                           log_floor=1e-7, padding=padding, pad_mode="reflect", magnitude_eps=0.0)
+    except MelFrontEndError as exc:
+        raise CheckpointImportError(f"{where}: {exc}") from None
+
+
 def read_vocos_config(path: PathLike) -> tuple[dict, dict]:
     """The generator and mel settings of a reference Vocos ``config.yaml``; refuses variants multigan lacks."""
+    generator, mel, _ = read_vocos_settings(path)
+    return generator, mel
+
+
+def read_vocos_settings(path: PathLike) -> tuple[dict, dict, MelFrontEnd]:
+    """The generator and mel settings and the mel front end of a reference Vocos ``config.yaml``; refuses variants
+    multigan lacks."""
     path = Path(path)
     try:
         config = yaml.safe_load(path.read_text())
@@ -105,6 +129,7 @@ def read_vocos_config(path: PathLike) -> tuple[dict, dict]:
                         "head with 'same' padding)")
     if problems:
         raise CheckpointImportError(f"--config {path}: unsupported Vocos variant: {'; '.join(problems)}")
+    front_end = vocos_front_end(fe, f"--config {path}: feature_extractor.init_args")
     try:
         n_mels, hop = int(fe.get("n_mels", 100)), int(fe.get("hop_length", 256))
         n_fft = int(fe.get("n_fft", 1024))
@@ -124,7 +149,7 @@ def read_vocos_config(path: PathLike) -> tuple[dict, dict]:
     if mismatched:
         raise CheckpointImportError(f"--config {path}: the backbone and head do not fit the feature extractor "
                                     f"(n_mels {n_mels}, hop_length {hop}): {', '.join(mismatched)}")
-    return generator, mel
+    return generator, mel, front_end
 
 
 def import_vocos(model: PathLike, config: PathLike, out: PathLike) -> ImportResult:
@@ -136,7 +161,7 @@ def import_vocos(model: PathLike, config: PathLike, out: PathLike) -> ImportResu
     """
     model, config, out = Path(model), Path(config), Path(out)
     check_out(out)
-    g_cfg, mel = read_vocos_config(config)
+    g_cfg, mel, front_end = read_vocos_settings(config)
     state = read_torch_file(model, "--model")
     lightning = isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping)
     if lightning:  # a training checkpoint (VocosExp): the generator's tensors only
@@ -153,17 +178,18 @@ def import_vocos(model: PathLike, config: PathLike, out: PathLike) -> ImportResu
                                     f"{g_cfg['n_fft']}")
     mapped = {name: value for key, value in state.items() if (name := map_vocos_key(key)) is not None}
     try:
-        voc = Vocoder(generator=g_cfg, mel=mel, generator_class="vocos")
+        voc = Vocoder(generator=g_cfg, mel=mel, generator_class="vocos", front_end=front_end)
     except (VocosConfigError, VocoderConfigError) as exc:
         raise CheckpointImportError(f"--config {config}: {exc}") from None
     load_mapped(voc, mapped, model, "--model", f"the Vocos of --config {config} ({g_cfg})")
+    note = FRONT_END_NOTE.format(front_end=front_end.describe())
     result = ImportResult(out, g_cfg, mel, notes=[
         "the published Vocos checkpoints hold no discriminator: --init-from this run fine-tunes with a fresh "
-        "MPD + MRD and fresh optimizers", FRONT_END_NOTE])
+        "MPD + MRD and fresh optimizers", note])
     if lightning:
         result.notes.insert(0, f"{model} is a training checkpoint: only its generator was imported")
     info = {"family": "vocos", "generator_file": str(model), "config_file": str(config), "discriminator_file": None,
-            "optimizers": False, "reference_steps": None, "mel_front_end": FRONT_END_NOTE}
+            "optimizers": False, "reference_steps": None, "mel_front_end": front_end.to_dict()}
     write_run(out, voc, {"step": 0, "recipe": "import-checkpoint vocos", "imported_from": info},
               {"generator": voc.state_dict(), "step": 0, "imported": info}, {"generator": g_cfg, "mel": dict(mel)})
     return result
