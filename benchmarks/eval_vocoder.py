@@ -47,30 +47,34 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--pitch-model", default="tiny", choices=["tiny", "full"])
     p.add_argument("--limit", type=int)
     p.add_argument("--stoi", action="store_true")
+    p.add_argument("--no-griffin-lim", action="store_true", help="score the runs alone (speed without the baseline)")
     p.add_argument("--out")
     args = p.parse_args(argv)
     wall, cpu = time.monotonic(), time.process_time()
-    result, page = evaluate_vocoders(args.runs, args.data, griffin_lim=True, pitch_model=args.pitch_model, mos=True,
+    result, page = evaluate_vocoders(args.runs, args.data, griffin_lim=not args.no_griffin_lim,
+                                     pitch_model=args.pitch_model, mos=True,
                                      with_stoi=args.stoi, limit=args.limit, page_clips=10_000)
     wall, cpu = time.monotonic() - wall, time.process_time() - cpu
     clips = result["clips"]
     audio_seconds = sum(c.audio["original"].shape[0] for c in page) / result["sample_rate"]
-    gl = next(s for s in result["systems"] if s["name"] == "griffin-lim")
-    direct = direct_pesq(page, result["sample_rate"])
+    gl = next((s for s in result["systems"] if s["name"] == "griffin-lim"), None)
+    direct = direct_pesq(page, result["sample_rate"]) if gl else []
     summary = {
         "command": " ".join(["python", "benchmarks/eval_vocoder.py", *(argv or sys.argv[1:])]),
         "clips": clips, "audio_seconds": round(audio_seconds, 1), "systems": len(result["systems"]),
         "pitch_model": args.pitch_model, "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
         "wall_seconds_per_clip": round(wall / clips, 2),
         "projected_wall_seconds_100_clips": round(100 * wall / clips, 1),
-        "griffin_lim_pesq_wb": round(gl["pesq_wb"], 4), "griffin_lim_pesq_wb_direct": round(float(np.mean(direct)), 4),
+        "griffin_lim_pesq_wb": round(gl["pesq_wb"], 4) if gl else None,
+        "griffin_lim_pesq_wb_direct": round(float(np.mean(direct)), 4) if gl else None,
         "machine": {"cpus": os.cpu_count(), "torch_threads": __import__("torch").get_num_threads(),
                     "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
         "table": {s["name"]: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.items()
                               if k not in ("name", "ci95")} | {"ci95": s["ci95"]} for s in result["systems"]},
         "original_mos": result.get("original", {}).get("mos"),
     }
-    out = Path(args.out) if args.out else RESULTS / f"eval_vocoder_{args.pitch_model}.json"
+    suffix = "_no_gl" if args.no_griffin_lim else ""
+    out = Path(args.out) if args.out else RESULTS / f"eval_vocoder_{args.pitch_model}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k != "table"}, indent=2))
