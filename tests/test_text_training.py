@@ -143,6 +143,39 @@ def test_cli_generate_and_eval_text(run_dir, captions, tmp_path):
     assert report["real"]["bleu2"] == recipe_report["real"]["bleu2"]
 
 
+def test_eval_text_top_p_lm_scores_and_training_seeds(run_dir, captions, tmp_path):
+    """Two copies of one run as two "seeds": top-p curves for each MLE generator, the LM and reverse-LM scores on
+    every point, means with intervals (zero spread: identical runs) and a verdict, one JSON and one PNG."""
+    from multigan.cli import main as cli_main
+
+    out, _ = run_dir
+    runs = [tmp_path / "s0", tmp_path / "s1"]
+    for r in runs:
+        shutil.copytree(out, r)
+    real = tmp_path / "real.txt"
+    real.write_text("\n".join(captions.read_text().splitlines()[:200]) + "\n")
+    target = tmp_path / "seeds.json"
+    assert cli_main(["eval-text", *map(str, runs), "--references", str(out / "references.txt"), "--real", str(real),
+                     "--temperatures", "1.0", "--top-p", "0.5,1.0", "-n", "80", "--lm-scores", "--training-seeds",
+                     "--out", str(target)]) == 0
+    report = json.loads(target.read_text())
+    assert (tmp_path / "seeds.png").stat().st_size > 1000 and report["seeds"] == 2 and len(report["per_run"]) == 2
+    labels = [c["label"] for c in report["curves"]]
+    assert labels == ["GAN", "MLE", "MLE, matched compute", "MLE, top-p", "MLE, matched compute, top-p"]
+    top = report["curves"][3]["points"]
+    assert [(p["temperature"], p["top_p"]) for p in top] == [(1.0, 0.5), (1.0, 1.0)]
+    assert "nll_gen" not in top[0] and "nll_gen" in top[1]  # no likelihood under the truncated distribution
+    # top-p = 1 at T = 1 is the MLE's own T = 1 point, sample for sample
+    assert top[1]["bleu4"] == report["curves"][1]["points"][0]["bleu4"]
+    assert top[0]["self_bleu4"] > top[1]["self_bleu4"]  # the nucleus trades diversity
+    for c in report["curves"]:
+        for p in c["points"]:
+            assert p["reverse_lm"] > 0 and p["lm_score"] > 0 and p["ci95"]["bleu4"] == 0.0
+    assert report["real"]["reverse_lm"] > 0
+    assert set(report["verdict"]) == set(report["per_run"][0]["gaps"])
+    assert report["lm_scores"]["reverse"] and report["lm_scores"]["lm_train_sentences"] == 160
+
+
 def test_matched_compute_mle_continues_for_a_time_budget(captions, tmp_path):
     lines = captions.read_text().splitlines()[:120]
     tok = WordTokenizer.train(lines)

@@ -69,7 +69,7 @@ def train_lm(ids: torch.Tensor, tokenizer: WordTokenizer, cfg: LMScoreConfig = L
     if ids.shape[0] - n_val < cfg.batch_size:
         raise MultiganError(f"the scoring LM needs at least {cfg.batch_size + n_val} sentences "
                             f"(one batch of {cfg.batch_size} plus its held-out part), got {ids.shape[0]}")
-    with rng.isolated():
+    with rng.isolated(), torch.enable_grad():  # callers often score under no_grad
         torch.manual_seed(cfg.seed)
         order = torch.randperm(ids.shape[0])
         lm = LSTMGenerator(**tokenizer_kwargs(tokenizer), embed_dim=cfg.embed_dim, hidden_dim=cfg.hidden_dim)
@@ -94,8 +94,10 @@ def reverse_lm_score(sample_ids: torch.Tensor, real_ids: torch.Tensor, tokenizer
 class LMScorer:
     """Both scores for many sentence sets against one real corpus (the forward LM is trained once, lazily).
 
-    ``train_lines``: real sentences the forward LM learns from (never the held-out ones); ``heldout_lines``: the
-    real sentences the reverse LMs are scored on. ``reverse=False`` skips the reverse-LM score (the slow one).
+    ``train_lines``: real sentences the forward LM learns from (never the held-out ones; empty = no LM score);
+    ``heldout_lines``: the real sentences the reverse LMs are scored on. ``reverse=False`` skips the reverse-LM
+    score (the slow one). Sentences are encoded with ``tokenizer`` whichever generator made them, so one scorer
+    compares runs with different vocabularies on one footing.
     """
 
     def __init__(self, tokenizer: WordTokenizer, train_lines: Sequence[str], heldout_lines: Sequence[str],
@@ -116,7 +118,7 @@ class LMScorer:
     def __call__(self, sentences: Sequence[Sequence[str]]) -> dict[str, float]:
         """``lm_score`` and (with ``reverse``) ``reverse_lm`` of split sentences (token lists)."""
         ids = self.tokenizer.encode_tokens(sentences)
-        out = {"lm_score": lm_score(self.lm, ids)}
+        out = {"lm_score": lm_score(self.lm, ids)} if self.train_ids.shape[0] else {}
         if self.reverse:
             out["reverse_lm"] = reverse_lm_score(ids, self.heldout_ids, self.tokenizer, self.cfg)
         return out
