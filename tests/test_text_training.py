@@ -176,6 +176,33 @@ def test_eval_text_top_p_lm_scores_and_training_seeds(run_dir, captions, tmp_pat
     assert report["lm_scores"]["reverse"] and report["lm_scores"]["lm_train_sentences"] == 160
 
 
+def test_gpt2_mle_baseline_at_the_runs_compute_joins_the_frontier(run_dir, tmp_path):
+    """A GPT-2-config generator trained by MLE on the run's split for its compute becomes one more MLE curve."""
+    from multigan.text.architectures import GeneratorConfig, GPT2GeneratorConfig
+    from multigan.text.baselines import run_compute, train_baseline
+    from multigan.text.frontier import evaluate_frontier, run_contenders
+
+    out, summary = run_dir
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    spent = summary["compute"]["mle_cpu_seconds"] + summary["compute"]["adversarial_cpu_seconds"]
+    assert run_compute(run) == pytest.approx(spent)
+    cfg = GeneratorConfig(arch="gpt2", gpt2=GPT2GeneratorConfig(n_embd=16, n_layer=1, n_head=2))
+    info = train_baseline(run, "gpt2", cfg, lr=1e-3, batch_size=32, budget_s=0.5)
+    assert info["label"] == "MLE, gpt2 (matched compute)" and info["epochs"] >= 1 and info["budget_cpu_seconds"] == 0.5
+    assert info["cpu_seconds"] < 0.5 + 5  # stops after the batch that spends the budget (and one validation)
+    assert train_baseline(run, "gpt2", cfg, budget_s=0.5)["epochs"] == info["epochs"]  # done: not retrained
+    contenders = run_contenders(run)
+    assert [c.label for c in contenders][-1] == info["label"]
+    assert type(contenders[-1].generator).__name__ == "GPT2Generator"
+    refs = (run / "references.txt").read_text().splitlines()
+    report = evaluate_frontier(contenders, refs, [1.0], 20, top_ps=[0.9])
+    assert "GAN vs MLE, gpt2 (matched compute)" in report["gaps"]
+    assert report["curves"][-1]["label"] == "MLE, gpt2 (matched compute), top-p"
+    with pytest.raises(MultiganError, match="baseline name"):
+        train_baseline(run, "gpt-2", cfg, budget_s=1)
+
+
 def test_matched_compute_mle_continues_for_a_time_budget(captions, tmp_path):
     lines = captions.read_text().splitlines()[:120]
     tok = WordTokenizer.train(lines)

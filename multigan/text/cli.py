@@ -49,23 +49,10 @@ def parse_top_ps(text: str | None) -> list[float]:
     return values
 
 
-def _lm_scorer(args: argparse.Namespace, contenders: list, reference_lines: list[str], real_lines: list[str] | None):
-    """``--lm-scores``: the LM score (an LSTM trained on ``--real`` minus the references) and the reverse-LM
-    score (an LSTM per point, trained on its samples, scored on the references); None without the flag."""
-    if not args.lm_scores:
-        return None
-    from .frontier import real_text_pool
-    from .lm_scores import LMScorer
-
-    train = real_text_pool(real_lines, reference_lines) if real_lines else []
-    return LMScorer(contenders[0].generator.tokenizer, train, reference_lines)
-
-
 def _cmd_eval_text(args: argparse.Namespace) -> None:
     from .data import read_lines
-    from .frontier import evaluate_frontier, run_contenders, summary_rows
     from .frontier_plot import write_report
-    from .frontier_seeds import aggregate_reports, verdict_lines
+    from .frontier_seeds import check_training_seeds, score_runs, verdict_lines
 
     temps, top_ps = parse_temperatures(args.temperatures), parse_top_ps(args.top_p)
     if args.n < 2:
@@ -75,21 +62,12 @@ def _cmd_eval_text(args: argparse.Namespace) -> None:
                             f"are needed, got {args.self_bleu_samples}")
     if args.training_seeds and len(args.run) < 2:
         raise MultiganError("--training-seeds: give at least 2 runs (the same configuration, different train.seed)")
-    refs, real = read_lines(args.references), read_lines(args.real) if args.real else None
-    groups = [[run] for run in args.run] if args.training_seeds else [args.run]
-    prefix = len(args.run) > 1 and not args.training_seeds
-    scorer, reports = None, []
-    for group in groups:
-        contenders = [c for run in group
-                      for c in run_contenders(run, args.device, f"{Path(run).name}: " if prefix else "")]
-        scorer = scorer or _lm_scorer(args, contenders, refs, real)
-        reports.append(evaluate_frontier(contenders, refs, temps, args.n, args.seed, real, args.self_bleu_samples,
-                                         references_name=str(args.references), real_name=str(args.real or ""),
-                                         top_ps=top_ps, lm=scorer))
-        print("\n".join(summary_rows(reports[-1])))
-    report = reports[0]
+    check_training_seeds(args.run, args.training_seeds)
+    report = score_runs(args.run, read_lines(args.references), temps, args.n, args.seed,
+                        read_lines(args.real) if args.real else None, args.self_bleu_samples, top_ps,
+                        args.lm_scores, args.training_seeds, args.device, str(args.references), str(args.real or ""),
+                        echo=print)
     if args.training_seeds:
-        report = {**aggregate_reports(reports, [str(r) for r in args.run]), "per_run": reports}
         print("\n".join(verdict_lines(report["verdict"])))
     out, png = write_report(report, args.out or Path(args.run[0]) / "frontier.json")
     print(f"wrote {out} and {png}")

@@ -10,6 +10,8 @@ gives a curve:
   state dict of the same architecture, rebuilt from ``RUN/export/generator.json``);
 * ``MLE, matched compute`` -- MLE training continued for as long as the adversarial stage ran
   (``RUN/mle_matched/``, written by the recipe when ``mle.matched_compute`` is on);
+* ``MLE, NAME (matched compute)`` -- an MLE baseline of another architecture trained for the run's compute
+  (``RUN/mle_NAME/export``, :mod:`multigan.text.baselines`, e.g. GPT-2-shaped);
 * ``real text`` -- a point, not a curve: real sentences that are not references, scored the same way;
 * ``MLE, top-p`` (and ``MLE, matched compute, top-p``) -- with ``top_ps``, each MLE generator again at
   temperature 1 swept over the nucleus threshold (Holtzman et al. 2020), a curve of its own (no NLL_gen: the
@@ -32,6 +34,7 @@ import torch
 
 from ..errors import MultiganError
 from .evaluation import DEFAULT_ORDERS, evaluate_generator, text_set_metrics
+from .baselines import baseline_folders
 from .generator import TextGenerator
 from .lm_scores import LMScorer
 from .metrics import BleuReferences, self_bleu_fixed
@@ -41,6 +44,12 @@ GAN, MLE, MLE_MATCHED, REAL = "GAN", "MLE", "MLE, matched compute", "real text"
 TOP_P_SUFFIX = ", top-p"  # label of a contender's nucleus-sampling curve
 #: label -> folder of a run directory holding MLE weights (see :mod:`multigan.text.mle`)
 MLE_FOLDERS = {MLE: "mle", MLE_MATCHED: "mle_matched"}
+BASELINE_KIND = "mle_baseline"  # a contender from RUN/mle_NAME/export (another architecture)
+
+
+def is_baseline(curve: dict) -> bool:
+    """Whether a curve is an MLE baseline (what GAN curves are compared against)."""
+    return curve["kind"] in MLE_FOLDERS.values() or curve["kind"] == BASELINE_KIND
 EXAMPLES = 3  # sentences kept per point in the report
 
 
@@ -51,7 +60,7 @@ class Contender:
     label: str
     generator: TextGenerator
     source: str
-    kind: str = "gan"  # "gan" or one of MLE_FOLDERS' folders ("mle", "mle_matched"): MLE kinds are baselines
+    kind: str = "gan"  # "gan", one of MLE_FOLDERS' folders ("mle", "mle_matched") or BASELINE_KIND: see is_baseline
     info: dict = field(default_factory=dict)
 
 
@@ -83,6 +92,10 @@ def run_contenders(run: str | Path, device: str = "cpu", prefix: str = "") -> li
         if is_done(run / folder):
             mle = load_mle_generator(run, folder, device)
             found.append(Contender(prefix + label, mle, str(run / folder), folder, dict(mle.export_meta)))
+    for folder in baseline_folders(run):
+        base = load_text_generator(folder / "export", device).eval()
+        meta = dict(base.export_meta)
+        found.append(Contender(prefix + meta.pop("label", folder.name), base, str(folder), BASELINE_KIND, meta))
     return found
 
 
@@ -152,7 +165,7 @@ def evaluate_frontier(contenders: Sequence[Contender], reference_lines: Sequence
                          for c in contenders]}
     if top_ps:
         report["curves"] += [curve(c, references, reference_lines, (), n, seed, self_bleu_samples, top_ps, lm)
-                             for c in contenders if c.kind in MLE_FOLDERS.values()]
+                             for c in contenders if c.kind != "gan"]
     if real_lines is not None:
         pool = real_text_pool(real_lines, reference_lines)
         report["real"] = {"label": REAL, "source": real_name, "pool": len(pool),
@@ -203,7 +216,7 @@ def frontier_gaps(report: dict) -> dict:
     a win. Axes a curve has no values for (NLL_gen of a top-p curve) give empty lists and ``None`` maxima.
     """
     curves = report["curves"]
-    baselines = [c for c in curves if c["kind"] in MLE_FOLDERS.values()]
+    baselines = [c for c in curves if is_baseline(c)]
     out = {}
     for challenger in (c for c in curves if c not in baselines):
         for base in baselines:

@@ -15,12 +15,14 @@ the MLE frontier "by more than the seed spread" when the whole interval is above
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from pathlib import Path
+from typing import Callable, Sequence
 
 from ..errors import MultiganError
-from .frontier import GAP_AXES, REAL, point_name
+from .frontier import GAP_AXES, REAL, evaluate_frontier, point_name, real_text_pool, run_contenders, summary_rows
+from .lm_scores import LMScorer
 
-__all__ = ["T_975", "aggregate_reports", "interval", "seed_verdict", "verdict_lines"]
+__all__ = ["T_975", "aggregate_reports", "check_training_seeds", "interval", "score_runs", "seed_verdict", "verdict_lines"]
 
 #: Student's t quantile 0.975 by degrees of freedom (1..30); 1.96 beyond.
 T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
@@ -136,3 +138,37 @@ def verdict_lines(verdict: dict) -> list[str]:
                          f"{_where(points, 'beats')}; worse beyond it at {_where(points, 'loses')}; "
                          f"{sum(not p['beats'] and not p['loses'] for p in points)} of {len(points)} within it")
     return lines
+
+
+def check_training_seeds(runs: Sequence, training_seeds: bool) -> None:
+    """Seeds of one configuration need at least two runs (one clear error naming ``--training-seeds``)."""
+    if training_seeds and len(runs) < 2:
+        raise MultiganError("--training-seeds: give at least 2 runs (the same configuration, different train.seed)")
+
+
+def score_runs(runs: Sequence[str | Path], reference_lines: Sequence[str], temperatures: Sequence[float], n: int,
+               seed: int = 0, real_lines: Sequence[str] | None = None, self_bleu_samples: int | None = None,
+               top_ps: Sequence[float] = (), lm_scores: bool = False, training_seeds: bool = False,
+               device: str = "cpu", references_name: str = "", real_name: str = "",
+               echo: Callable[[str], None] | None = None) -> dict:
+    """What ``multigan eval-text`` computes: one frontier report over every run's generators (labels prefixed
+    by the run's name when there are several), or, with ``training_seeds``, one report per run aggregated by
+    :func:`aggregate_reports` (``per_run`` holds them). ``lm_scores`` adds the LM score (an LSTM trained on
+    ``real_lines`` minus the references) and the reverse-LM score to every point; one scorer, the first run's
+    tokenizer, serves all runs. ``echo`` receives each report's summary rows."""
+    check_training_seeds(runs, training_seeds)
+    groups = [[run] for run in runs] if training_seeds else [list(runs)]
+    prefix = len(runs) > 1 and not training_seeds
+    scorer, reports = None, []
+    for group in groups:
+        contenders = [c for run in group for c in run_contenders(run, device, f"{Path(run).name}: " if prefix else "")]
+        if lm_scores and scorer is None:
+            train = real_text_pool(real_lines, reference_lines) if real_lines else []
+            scorer = LMScorer(contenders[0].generator.tokenizer, train, reference_lines)
+        reports.append(evaluate_frontier(contenders, reference_lines, temperatures, n, seed, real_lines,
+                                         self_bleu_samples, references_name, real_name, top_ps, scorer))
+        if echo is not None:
+            echo("\n".join(summary_rows(reports[-1])))
+    if not training_seeds:
+        return reports[0]
+    return {**aggregate_reports(reports, [str(r) for r in runs]), "per_run": reports}
