@@ -31,6 +31,7 @@ from multigan.text.baselines import train_baseline  # noqa: E402
 from multigan.text.cli import parse_temperatures, parse_top_ps  # noqa: E402
 from multigan.text.data import read_lines  # noqa: E402
 from multigan.text.frontier_plot import write_report  # noqa: E402
+from multigan.text.frontier import point_name  # noqa: E402
 from multigan.text.frontier_seeds import score_runs, verdict_lines  # noqa: E402
 
 DEFAULT_DATA = "../shared/data/coco-captions/image_coco.txt"
@@ -65,6 +66,25 @@ def _compute(run: Path) -> dict:
     return out
 
 
+TABLE_KEYS = ("bleu4", "bleu5", "self_bleu4", "self_bleu5", "nll_gen", "lm_score", "reverse_lm")
+
+
+def markdown_table(report: dict) -> list[str]:
+    """The aggregate as a markdown table: mean ± 95 % half-width per metric, one row per point."""
+    def cell(p: dict, k: str) -> str:
+        if p.get(k) is None:
+            return "-"
+        half = (p.get("ci95") or {}).get(k)
+        return f"{p[k]:.3f}" + (f" ± {half:.3f}" if half is not None else "")
+    rows = ["| generator | point | " + " | ".join(TABLE_KEYS) + " |", "|---|---|" + "---|" * len(TABLE_KEYS)]
+    curves = [*report["curves"], *([{"label": "real text", "points": [report["real"]]}] if "real" in report else [])]
+    for c in curves:
+        for i, p in enumerate(c["points"]):
+            rows.append(f"| {c['label'] if i == 0 else ''} | {point_name(p)} | "
+                        + " | ".join(cell(p, k) for k in TABLE_KEYS) + " |")
+    return rows
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", default="runs/coco_small_s0,runs/coco_small_s1,runs/coco_small_s2",
@@ -81,7 +101,12 @@ def main(argv=None) -> dict:
     p.add_argument("-n", type=int, default=1000, help="sentences per point")
     p.add_argument("--lm-scores", action="store_true", help="add the LM and reverse-LM scores (slow)")
     p.add_argument("--out", default="benchmarks/results/text_seeds_cpu.json")
+    p.add_argument("--table", help="print the markdown table and verdict of an existing result JSON, and stop")
     args = p.parse_args(argv)
+    if args.table:
+        report = json.loads((ROOT / args.table).read_text())
+        print("\n".join(markdown_table(report) + verdict_lines(report["verdict"])))
+        return report
     torch.set_num_threads(1)
     runs = [ROOT / r for r in args.runs.split(",") if r]
     wall = _train(runs, args.preset, args.set) if args.train else {}
@@ -101,7 +126,7 @@ def main(argv=None) -> dict:
     report["compute"] = {"runs": {r.name: _compute(r) for r in runs}, "train_wall_seconds": wall,
                          "eval_cpu_seconds": round(time.process_time() - cpu0, 1)}
     out, png = write_report(report, ROOT / args.out)
-    print("\n".join(verdict_lines(report["verdict"])))
+    print("\n".join(markdown_table(report) + verdict_lines(report["verdict"])))
     print(f"wrote {out} and {png}")
     return report
 

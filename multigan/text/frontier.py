@@ -232,7 +232,7 @@ def frontier_gaps(report: dict) -> dict:
 
 def point_name(point: dict) -> str:
     """``T=0.8``, ``p=0.9`` (a top-p point) or ``-`` (the real-text point)."""
-    if point.get("top_p", 1.0) < 1.0:
+    if (point.get("top_p") or 1.0) < 1.0:
         return f"p={point['top_p']:g}"
     return "-" if point.get("temperature") is None else f"T={point['temperature']:g}"
 
