@@ -9,8 +9,9 @@ so every run is scored on the same 1,000 held-out captions. ``--gpt2`` trains in
 generator (a transformers config, no download) by MLE for the CPU seconds the run spent on its generator
 (:mod:`multigan.text.baselines`). The scoring is ``multigan eval-text RUN... --training-seeds``
 (:func:`multigan.text.frontier_seeds.score_runs`): tempered curves for the GAN and every MLE generator, top-p
-curves for the MLE generators, the LM / reverse-LM scores with ``--lm-scores``, then means with Student-t 95 %
-intervals over the seeds and the paired verdict. Writes the JSON (with each run's compute) and a PNG beside it.
+curves for the MLE generator the GAN started from and the GPT-2 baseline (``--top-p-kinds``; the matched-compute
+MLE's is left out to save a third of the top-p points), the LM / reverse-LM scores with ``--lm-scores``, then
+means with Student-t 95 % intervals over the seeds and the paired verdict. Writes the JSON (with each run's compute) and a PNG beside it.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from multigan.text.baselines import train_baseline  # noqa: E402
 from multigan.text.cli import parse_temperatures, parse_top_ps  # noqa: E402
 from multigan.text.data import read_lines  # noqa: E402
 from multigan.text.frontier_plot import write_report  # noqa: E402
-from multigan.text.frontier import point_name  # noqa: E402
+from multigan.text.frontier import BASELINE_KIND, point_name  # noqa: E402
 from multigan.text.frontier_seeds import score_runs, verdict_lines  # noqa: E402
 
 DEFAULT_DATA = "../shared/data/coco-captions/image_coco.txt"
@@ -98,6 +99,8 @@ def main(argv=None) -> dict:
     p.add_argument("--data", default=DEFAULT_DATA, help="the real text (the real-text point, the LM score's LM)")
     p.add_argument("--temperatures", default="0.7,0.85,1.0,1.2")
     p.add_argument("--top-p", default="0.8,0.9,0.95,1.0", help="nucleus thresholds of the MLE generators' curves")
+    p.add_argument("--top-p-kinds", default=f"mle,{BASELINE_KIND}",
+                   help="which MLE generators get a top-p curve (kinds: mle, mle_matched, mle_baseline)")
     p.add_argument("-n", type=int, default=1000, help="sentences per point")
     p.add_argument("--lm-scores", action="store_true", help="add the LM and reverse-LM scores (slow)")
     p.add_argument("--out", default="benchmarks/results/text_seeds_cpu.json")
@@ -118,7 +121,7 @@ def main(argv=None) -> dict:
     cpu0 = time.process_time()
     report = score_runs(runs, read_lines(runs[0] / "references.txt"), parse_temperatures(args.temperatures), args.n,
                         real_lines=read_lines(ROOT / args.data), top_ps=parse_top_ps(args.top_p),
-                        lm_scores=args.lm_scores, training_seeds=True,
+                        lm_scores=args.lm_scores, training_seeds=True, top_p_kinds=args.top_p_kinds.split(","),
                         references_name=f"{runs[0].name}/references.txt (held-out validation split)",
                         real_name=args.data, echo=print)
     report["command"] = " ".join(["python", "benchmarks/text_seeds.py", *(argv if argv is not None else sys.argv[1:])])

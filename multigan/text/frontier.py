@@ -147,9 +147,10 @@ def evaluate_frontier(contenders: Sequence[Contender], reference_lines: Sequence
                       temperatures: Sequence[float], n: int = 1000, seed: int = 0,
                       real_lines: Sequence[str] | None = None, self_bleu_samples: int | None = None,
                       references_name: str = "", real_name: str = "", top_ps: Sequence[float] = (),
-                      lm: LMScorer | None = None) -> dict:
-    """The frontier report: one curve per contender (and a top-p curve per MLE contender with ``top_ps``), the
-    real-text point, and the gaps between curves. ``lm`` adds the LM and reverse-LM scores to every point."""
+                      lm: LMScorer | None = None, top_p_kinds: Sequence[str] | None = None) -> dict:
+    """The frontier report: one curve per contender (and a top-p curve per MLE contender with ``top_ps``; only
+    those whose kind is in ``top_p_kinds`` when given), the real-text point, and the gaps between curves.
+    ``lm`` adds the LM and reverse-LM scores to every point."""
     if not contenders:
         raise MultiganError("no generator to evaluate")
     if n < 2:
@@ -165,7 +166,7 @@ def evaluate_frontier(contenders: Sequence[Contender], reference_lines: Sequence
                          for c in contenders]}
     if top_ps:
         report["curves"] += [curve(c, references, reference_lines, (), n, seed, self_bleu_samples, top_ps, lm)
-                             for c in contenders if c.kind != "gan"]
+                             for c in contenders if c.kind != "gan" and (top_p_kinds is None or c.kind in top_p_kinds)]
     if real_lines is not None:
         pool = real_text_pool(real_lines, reference_lines)
         report["real"] = {"label": REAL, "source": real_name, "pool": len(pool),

@@ -150,12 +150,13 @@ def score_runs(runs: Sequence[str | Path], reference_lines: Sequence[str], tempe
                seed: int = 0, real_lines: Sequence[str] | None = None, self_bleu_samples: int | None = None,
                top_ps: Sequence[float] = (), lm_scores: bool = False, training_seeds: bool = False,
                device: str = "cpu", references_name: str = "", real_name: str = "",
-               echo: Callable[[str], None] | None = None) -> dict:
+               echo: Callable[[str], None] | None = None, top_p_kinds: Sequence[str] | None = None) -> dict:
     """What ``multigan eval-text`` computes: one frontier report over every run's generators (labels prefixed
     by the run's name when there are several), or, with ``training_seeds``, one report per run aggregated by
     :func:`aggregate_reports` (``per_run`` holds them). ``lm_scores`` adds the LM score (an LSTM trained on
     ``real_lines`` minus the references) and the reverse-LM score to every point; one scorer, the first run's
-    tokenizer, serves all runs. ``echo`` receives each report's summary rows."""
+    tokenizer, serves all runs. ``echo`` receives each report's summary rows; ``top_p_kinds`` limits the top-p
+    curves to those contender kinds (default: every MLE generator)."""
     check_training_seeds(runs, training_seeds)
     groups = [[run] for run in runs] if training_seeds else [list(runs)]
     prefix = len(runs) > 1 and not training_seeds
@@ -166,7 +167,8 @@ def score_runs(runs: Sequence[str | Path], reference_lines: Sequence[str], tempe
             train = real_text_pool(real_lines, reference_lines) if real_lines else []
             scorer = LMScorer(contenders[0].generator.tokenizer, train, reference_lines)
         reports.append(evaluate_frontier(contenders, reference_lines, temperatures, n, seed, real_lines,
-                                         self_bleu_samples, references_name, real_name, top_ps, scorer))
+                                         self_bleu_samples, references_name, real_name, top_ps, scorer,
+                                         top_p_kinds))
         if echo is not None:
             echo("\n".join(summary_rows(reports[-1])))
     if not training_seeds:
