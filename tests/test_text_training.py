@@ -126,6 +126,8 @@ def test_cli_generate_and_eval_text(run_dir, captions, tmp_path):
     target = tmp_path / "samples.txt"
     assert cli_main(["generate", str(out), "-n", "12", "--seed", "3", "--out", str(target)]) == 0
     assert target.read_text().splitlines() == multigan.load(out).generate(12, seed=3)
+    assert cli_main(["generate", str(out), "-n", "12", "--seed", "3", "--top-p", "0.5", "--out", str(target)]) == 0
+    assert target.read_text().splitlines() == multigan.load(out).generate(12, seed=3, top_p=0.5)
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))
