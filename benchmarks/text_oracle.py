@@ -4,12 +4,16 @@
     python benchmarks/text_oracle.py                    # reports existing runs (runs/oracle_cpu, runs/oracle_scratchgan_cpu)
     python benchmarks/text_oracle.py --preset gpu --relgan runs/oracle_gpu --scratchgan runs/oracle_scratchgan_gpu \
         --out benchmarks/results/oracle_gpu.json --train
+    python benchmarks/text_oracle.py --merge benchmarks/results/oracle_cpu.json --relgan runs/oracle_cpu_s2 \
+        --scratchgan "" --lstm-mle-seeds 1,2      # one more training seed pooled into a stored table
 
 Each run's ``oracle_report.json`` gives NLL_oracle (of the generator's samples, under the run's stored oracle) and
 NLL_gen (of held-out oracle sentences, under the generator) for the exported GAN, the MLE it started from and
 the matched-compute MLE. An LSTM trained by MLE alone with SeqGAN's generator size (embedding and hidden 32,
 the "MLE" row of the SeqGAN/RelGAN tables) is trained here on the same oracle data (``--lstm-mle-epochs``).
-Writes one JSON (default ``benchmarks/results/oracle_cpu.json``).
+``--merge`` pools the runs given here (and ``--lstm-mle-seeds``) into a stored result whose runs are gone:
+the aggregate statistics combine exactly (:func:`multigan.text.oracle_eval.merge_aggregates`). Writes one JSON
+(default ``benchmarks/results/oracle_cpu.json``).
 """
 from __future__ import annotations
 
@@ -27,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from multigan.text.architectures import GeneratorConfig, LSTMGeneratorConfig, build_sized_generator  # noqa: E402
 from multigan.text.mle import pretrain_mle  # noqa: E402
-from multigan.text.oracle_eval import aggregate, evaluate_runs, run_task, verdict, verdict_lines  # noqa: E402
+from multigan.text.oracle_eval import (aggregate, evaluate_runs, merge_aggregates, run_task, verdict,  # noqa: E402
+                                       verdict_lines)
 from multigan.text.pipeline.oracle_run import score_generator  # noqa: E402
 
 #: RelGAN (Nie et al., ICLR 2019), Table 1, synthetic data, NLL_oracle (lower is better), sequence length 20.
@@ -68,18 +73,19 @@ def _trajectory(run: Path) -> list[dict]:
 LSTM_MLE = "MLE (LSTM 32, SeqGAN's size)"
 
 
-def _lstm_mle(run: Path, epochs: int, out: Path, temps: list[float], n: int, seeds: list[int]) -> dict:
+def _lstm_mle(run: Path, epochs: int, out: Path, temps: list[float], n: int, seeds: list[int],
+              train_seed: int = 0) -> dict:
     """SeqGAN's MLE baseline (LSTM 32/32) on the run's stored oracle and data, scored like the runs."""
     torch.set_num_threads(1)
     task = run_task(run)
-    torch.manual_seed(0)
+    torch.manual_seed(train_seed)
     g = build_sized_generator(GeneratorConfig(arch="lstm", lstm=LSTMGeneratorConfig(32, 32, 1)),
                               **task.generator_kwargs())
-    r = pretrain_mle(g, task.train_ids, task.val_ids, out, epochs, 64, 1e-2, patience=3, seed=0)
+    r = pretrain_mle(g, task.train_ids, task.val_ids, out, epochs, 64, 1e-2, patience=3, seed=train_seed)
     rows = [{"run": str(out), "label": LSTM_MLE, "is_mle": True, "temperature": t, "seed": s, **{
         k: v for k, v in score_generator(g, task, n, s, t).items() if k in ("nll_oracle", "nll_gen")}}
         for t in temps for s in seeds]
-    return {"epochs": r.epochs, "best_epoch": r.best_epoch, "val_nll_gen": r.best_nll,
+    return {"train_seed": train_seed, "epochs": r.epochs, "best_epoch": r.best_epoch, "val_nll_gen": r.best_nll,
             "cpu_seconds": round(r.cpu_seconds, 1)}, rows
 
 
@@ -114,6 +120,8 @@ def main(argv=None) -> dict:
     p.add_argument("--lstm-mle-epochs", type=int, default=10)
     p.add_argument("--samples", type=int, default=2000, help="samples per frontier point")
     p.add_argument("--seeds", default="0,1,2", help="sampling seeds of the frontier")
+    p.add_argument("--lstm-mle-seeds", default="0", help="training seeds of the LSTM-32 MLE baseline")
+    p.add_argument("--merge", help="a stored result JSON to pool the runs given here into (its runs may be gone)")
     p.add_argument("--out", default="benchmarks/results/oracle_cpu.json")
     args = p.parse_args(argv)
     wall = {}
@@ -124,20 +132,44 @@ def main(argv=None) -> dict:
                 wall[name] = round(_run([sys.executable, "recipes/oracle_relgan.py", "--preset", preset, "--out",
                                          str(run), "--overwrite", f"train.seed={seed}"], run.with_suffix(".log")), 1)
     relgan, scratch = _runs(args.relgan), _runs(args.scratchgan)
-    temps = [q["temperature"] for q in json.loads((relgan[0] / "oracle_report.json").read_text())["points"]["gan"]]
-    seeds = [int(x) for x in args.seeds.split(",")]
+    old = json.loads((ROOT / args.merge).read_text()) if args.merge else None
+    if old:
+        temps, seeds = old["frontier"]["temperatures"], old["frontier"]["sampling_seeds"]
+    else:
+        temps = [q["temperature"]
+                 for q in json.loads((relgan[0] / "oracle_report.json").read_text())["points"]["gan"]]
+        seeds = [int(x) for x in args.seeds.split(",")]
     cpu0 = time.process_time()
     rows = evaluate_runs([*relgan, *scratch], temps, args.samples, seeds)
     frontier_cpu = round(time.process_time() - cpu0, 1)
-    lstm_info, lstm_rows = _lstm_mle(relgan[0], args.lstm_mle_epochs, relgan[0].parent / f"{relgan[0].name}_lstm_mle",
-                                     temps, args.samples, seeds)
+    lstm_info, lstm_rows = [], []
+    for train_seed in (int(x) for x in args.lstm_mle_seeds.split(",") if x):
+        name = f"{relgan[0].name}_lstm_mle" + (f"_s{train_seed}" if train_seed else "")
+        info, more = _lstm_mle(relgan[0], args.lstm_mle_epochs, relgan[0].parent / name, temps, args.samples, seeds,
+                               train_seed)
+        lstm_info.append(info)
+        lstm_rows += more
     agg = aggregate(rows + lstm_rows)
-    result = {"command": " ".join(["python", "benchmarks/text_oracle.py", *(argv or sys.argv[1:])]),
+    runs = {"relgan": [_summary(r) for r in relgan], "scratchgan": [_summary(r) for r in scratch]}
+    if old:
+        stored = old["runs"]["relgan"][0]["task"]
+        for summary in runs["relgan"] + runs["scratchgan"]:
+            if summary["task"]["oracle"] != stored["oracle"] or summary["task"]["data_seed"] != stored["data_seed"]:
+                raise SystemExit(f"--merge: {summary['run']} has another oracle or data than {args.merge} "
+                                 f"({summary['task']['oracle']} vs {stored['oracle']}): its figures do not pool")
+        agg = merge_aggregates(old["frontier"]["aggregate"], agg)
+        runs = {k: old["runs"].get(k, []) + v for k, v in runs.items()}
+        old_lstm = old.get("mle_lstm") or []
+        lstm_info = (old_lstm if isinstance(old_lstm, list) else [{"train_seed": 0, **old_lstm}]) + lstm_info
+        frontier_cpu = {"merged_from": old["frontier"]["cpu_seconds"], "this_invocation": frontier_cpu}
+        wall = {**old.get("wall_seconds", {}), **wall}
+    command = " ".join(["python", "benchmarks/text_oracle.py", *(argv if argv is not None else sys.argv[1:])])
+    result = {"command": command if not old else [*([old["command"]] if isinstance(old["command"], str)
+                                                    else old["command"]), command],
               "threads": 1, "wall_seconds": wall, "paper": PAPER,
               "frontier": {"samples": args.samples, "sampling_seeds": seeds, "temperatures": temps,
                            "cpu_seconds": frontier_cpu, "aggregate": agg, "verdict": verdict(agg)},
-              "runs": {"relgan": [_summary(r) for r in relgan], "scratchgan": [_summary(r) for r in scratch]},
-              "mle_lstm": lstm_info}
+              "runs": runs, "mle_lstm": lstm_info}
     out = ROOT / args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

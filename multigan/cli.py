@@ -41,6 +41,11 @@ def _cmd_info(args: argparse.Namespace) -> None:
     print(json.dumps(open_export(args.run).describe(), indent=2))
 
 
+def _flag(option: str) -> str:
+    """``top_p`` -> ``--top-p``."""
+    return "--" + option.replace("_", "-")
+
+
 def _cmd_generate(args: argparse.Namespace) -> None:
     g = load(args.run, device=args.device)
     writer = getattr(g, "write_samples", None)
@@ -51,10 +56,11 @@ def _cmd_generate(args: argparse.Namespace) -> None:
         if not callable(use_vocoder):
             raise MultiganError(f"--vocoder: a {type(g).__name__} cannot use a vocoder (only a log-mel SpecGAN can)")
         use_vocoder(load(args.vocoder, device=args.device))
-    options = {k: v for k, v in (("digit", args.digit), ("temperature", args.temperature)) if v is not None}
+    options = {k: v for k, v in (("digit", args.digit), ("temperature", args.temperature), ("top_p", args.top_p))
+               if v is not None}
     for name in sorted(set(options) - set(g.sample_options)):
-        accepted = ", ".join(f"--{o}" for o in g.sample_options) or "no sampling options"
-        raise MultiganError(f"--{name}: {args.run} holds a {type(g).__name__}, which takes {accepted}")
+        accepted = ", ".join(_flag(o) for o in g.sample_options) or "no sampling options"
+        raise MultiganError(f"{_flag(name)}: {args.run} holds a {type(g).__name__}, which takes {accepted}")
     paths = writer(args.n, Path(args.out), seed=args.seed, **options)
     for path in paths if isinstance(paths, list) else [paths]:
         print(path)
@@ -76,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="output file or folder (depends on the modality)")
     gen.add_argument("--digit", type=int, help="condition (class label) for conditional audio models")
     gen.add_argument("--temperature", type=float, help="sampling temperature for text models")
+    gen.add_argument("--top-p", type=float, help="nucleus sampling for text models: keep the most probable tokens "
+                     "whose probabilities sum to at least this (0 < p <= 1)")
     gen.add_argument("--vocoder", help="run directory of a trained vocoder to invert spectrograms with "
                      "(instead of Griffin-Lim; it must have been trained on the SpecGAN's mel features)")
     gen.add_argument("--device", default="cpu")

@@ -41,6 +41,17 @@ PRESETS = {
         "train": {**_ADV, "max_steps": 400, "n_critic": 3, "g_lr": 1e-4, "d_lr": 1e-4, "val_every": 50,
                   "ckpt_every": 50, "patience": 3, "log_every": 10, "device": "cpu", "cpu_threads": 1},
     },
+    # the cpu preset cut to fit several training seeds into an hour of one core: 5 MLE epochs, 80 adversarial
+    # steps, 500 validation samples, no frontier at the end (benchmarks/text_seeds.py scores the runs together)
+    "cpu-small": {
+        "generator": {"arch": "relgan", "relgan": {"embed_dim": 32, "mem_slots": 1, "num_heads": 2, "head_size": 64}},
+        "discriminator": {"arch": "cnn", "cnn": {"embed_dim": 64, "num_rep": 64, "num_filters": [64, 64, 64, 64]}},
+        "mle": {"epochs": 5, "batch_size": 64, "lr": 1e-2, "patience": 2, "matched_compute": "cpu"},
+        "temperature": {"maximum": 100.0, "schedule": "exp"},
+        "eval": {"samples": 500, "frontier_samples": 0},
+        "train": {**_ADV, "max_steps": 80, "n_critic": 3, "g_lr": 1e-4, "d_lr": 1e-4, "val_every": 20,
+                  "ckpt_every": 20, "patience": 2, "log_every": 10, "device": "cpu", "cpu_threads": 1},
+    },
     # the published RelGAN COCO setup
     "gpu": {
         "generator": {"arch": "relgan", "relgan": {"embed_dim": 32, "mem_slots": 1, "num_heads": 2, "head_size": 256}},

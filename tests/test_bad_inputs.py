@@ -199,6 +199,7 @@ def exports(tmp_path_factory) -> dict[str, Path]:
 CLI_CASES = [
     (["generate", "{wave}", "--temperature", "0.5", "--out", "{root}/o1"], "--temperature"),
     (["generate", "{toy}", "--digit", "3", "--out", "{root}/o2"], "--digit"),
+    (["generate", "{wave}", "--top-p", "0.9", "--out", "{root}/o7"], "--top-p"),
     (["generate", "{wave}", "--digit", "3", "--out", "{root}/o3"], "unconditional"),
     (["generate", "{wave}", "--out", "{file}"], "is a file, where an output folder is needed"),
     (["generate", "{toy}", "--out", "{file}/x.csv"], "a_file"),
@@ -212,6 +213,8 @@ CLI_CASES = [
     (["eval-text", "{toy}", "--references", "{ok}", "--self-bleu-samples", "0"], "--self-bleu-samples"),
     (["eval-text", "{toy}", "--references", "{ok}", "-n", "1"], "-n"),
     (["eval-text", "{toy}", "--references", "{ok}", "--temperatures", "0,1"], "--temperatures"),
+    (["eval-text", "{toy}", "--references", "{ok}", "--top-p", "0.9,1.5"], "--top-p"),
+    (["eval-text", "{toy}", "--references", "{ok}", "--training-seeds"], "--training-seeds"),
     (["eval-digits", "--data", "{root}", "--samples", "{root}/missing"], "missing"),
 ]
 

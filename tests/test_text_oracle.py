@@ -184,3 +184,23 @@ def test_eval_oracle_pools_runs_and_sampling_seeds(tmp_path, capsys):
     point = report["aggregate"]["ScratchGAN-style"]["points"][0]
     assert point["runs"] == 2 and point["nll_oracle"]["n"] == 6 and point["nll_gen"]["n"] == 2
     assert "=> ScratchGAN-style lies above the MLE (lstm G) frontier by more than the seed spread" in printed
+
+
+def test_merging_aggregates_equals_aggregating_all_rows():
+    """A stored table plus a new training seed: pooled from the stats alone, exactly as from all rows."""
+    from multigan.text.oracle_eval import aggregate, merge_aggregates
+
+    def rows(run, label, is_mle, base):
+        return [{"run": run, "label": label, "is_mle": is_mle, "temperature": t, "seed": s,
+                 "nll_oracle": base + 0.1 * t + 0.01 * s + 0.003 * len(run), "nll_gen": base - t + 0.002 * len(run)}
+                for t in (0.9, 1.0) for s in (0, 1, 2)]
+    old = rows("r0", "RelGAN", False, 9.0) + rows("r01", "RelGAN", False, 9.0) + rows("r0", "MLE", True, 9.2)
+    new = rows("r012", "RelGAN", False, 9.05) + rows("r012", "MLE", True, 9.3)
+    merged, direct = merge_aggregates(aggregate(old), aggregate(new)), aggregate(old + new)
+    assert set(merged) == set(direct)
+    for label in direct:
+        for a, b in zip(merged[label]["points"], direct[label]["points"]):
+            assert a["runs"] == b["runs"] and a["temperature"] == b["temperature"]
+            for key in ("nll_oracle", "nll_gen"):
+                assert a[key] == pytest.approx(b[key], rel=1e-9, abs=1e-12), (label, key)
+    assert merged["RelGAN"]["points"][0]["runs"] == 3 and merged["MLE"]["points"][0]["nll_oracle"]["n"] == 6

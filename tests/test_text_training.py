@@ -126,6 +126,8 @@ def test_cli_generate_and_eval_text(run_dir, captions, tmp_path):
     target = tmp_path / "samples.txt"
     assert cli_main(["generate", str(out), "-n", "12", "--seed", "3", "--out", str(target)]) == 0
     assert target.read_text().splitlines() == multigan.load(out).generate(12, seed=3)
+    assert cli_main(["generate", str(out), "-n", "12", "--seed", "3", "--top-p", "0.5", "--out", str(target)]) == 0
+    assert target.read_text().splitlines() == multigan.load(out).generate(12, seed=3, top_p=0.5)
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))
@@ -141,6 +143,66 @@ def test_cli_generate_and_eval_text(run_dir, captions, tmp_path):
     # the CLI reproduces what the recipe wrote (same references, real text, samples and seeds)
     assert [c["points"] for c in report["curves"]] == [c["points"] for c in recipe_report["curves"]]
     assert report["real"]["bleu2"] == recipe_report["real"]["bleu2"]
+
+
+def test_eval_text_top_p_lm_scores_and_training_seeds(run_dir, captions, tmp_path):
+    """Two copies of one run as two "seeds": top-p curves for each MLE generator, the LM and reverse-LM scores on
+    every point, means with intervals (zero spread: identical runs) and a verdict, one JSON and one PNG."""
+    from multigan.cli import main as cli_main
+
+    out, _ = run_dir
+    runs = [tmp_path / "s0", tmp_path / "s1"]
+    for r in runs:
+        shutil.copytree(out, r)
+    real = tmp_path / "real.txt"
+    real.write_text("\n".join(captions.read_text().splitlines()[:200]) + "\n")
+    target = tmp_path / "seeds.json"
+    assert cli_main(["eval-text", *map(str, runs), "--references", str(out / "references.txt"), "--real", str(real),
+                     "--temperatures", "1.0", "--top-p", "0.5,1.0", "-n", "80", "--lm-scores", "--training-seeds",
+                     "--out", str(target)]) == 0
+    report = json.loads(target.read_text())
+    assert (tmp_path / "seeds.png").stat().st_size > 1000 and report["seeds"] == 2 and len(report["per_run"]) == 2
+    labels = [c["label"] for c in report["curves"]]
+    assert labels == ["GAN", "MLE", "MLE, matched compute", "MLE, top-p", "MLE, matched compute, top-p"]
+    top = report["curves"][3]["points"]
+    assert [(p["temperature"], p["top_p"]) for p in top] == [(1.0, 0.5), (1.0, 1.0)]
+    assert "nll_gen" not in top[0] and "nll_gen" in top[1]  # no likelihood under the truncated distribution
+    # top-p = 1 at T = 1 is the MLE's own T = 1 point, sample for sample
+    assert top[1]["bleu4"] == report["curves"][1]["points"][0]["bleu4"]
+    assert top[0]["self_bleu4"] > top[1]["self_bleu4"]  # the nucleus trades diversity
+    for c in report["curves"]:
+        for p in c["points"]:
+            assert p["reverse_lm"] > 0 and p["lm_score"] > 0 and p["ci95"]["bleu4"] == 0.0
+    assert report["real"]["reverse_lm"] > 0
+    assert set(report["verdict"]) == set(report["per_run"][0]["gaps"])
+    assert report["lm_scores"]["reverse"] and report["lm_scores"]["lm_train_sentences"] == 160
+
+
+def test_gpt2_mle_baseline_at_the_runs_compute_joins_the_frontier(run_dir, tmp_path):
+    """A GPT-2-config generator trained by MLE on the run's split for its compute becomes one more MLE curve."""
+    from multigan.text.architectures import GeneratorConfig, GPT2GeneratorConfig
+    from multigan.text.baselines import run_compute, train_baseline
+    from multigan.text.frontier import evaluate_frontier, run_contenders
+
+    out, summary = run_dir
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    spent = summary["compute"]["mle_cpu_seconds"] + summary["compute"]["adversarial_cpu_seconds"]
+    assert run_compute(run) == pytest.approx(spent)
+    cfg = GeneratorConfig(arch="gpt2", gpt2=GPT2GeneratorConfig(n_embd=16, n_layer=1, n_head=2))
+    info = train_baseline(run, "gpt2", cfg, lr=1e-3, batch_size=32, budget_s=0.5)
+    assert info["label"] == "MLE, gpt2 (matched compute)" and info["epochs"] >= 1 and info["budget_cpu_seconds"] == 0.5
+    assert info["cpu_seconds"] < 0.5 + 5  # stops after the batch that spends the budget (and one validation)
+    assert train_baseline(run, "gpt2", cfg, budget_s=0.5)["epochs"] == info["epochs"]  # done: not retrained
+    contenders = run_contenders(run)
+    assert [c.label for c in contenders][-1] == info["label"]
+    assert type(contenders[-1].generator).__name__ == "GPT2Generator"
+    refs = (run / "references.txt").read_text().splitlines()
+    report = evaluate_frontier(contenders, refs, [1.0], 20, top_ps=[0.9])
+    assert "GAN vs MLE, gpt2 (matched compute)" in report["gaps"]
+    assert report["curves"][-1]["label"] == "MLE, gpt2 (matched compute), top-p"
+    with pytest.raises(MultiganError, match="baseline name"):
+        train_baseline(run, "gpt-2", cfg, budget_s=1)
 
 
 def test_matched_compute_mle_continues_for_a_time_budget(captions, tmp_path):

@@ -1,12 +1,15 @@
 """Text sub-commands of the ``multigan`` command line.
 
     multigan eval-text RUN [RUN ...] --references FILE --temperatures 0.7,0.85,1.0,1.2 \
-        [--real FILE] [-n 1000] [--out FILE.json]
+        [--real FILE] [-n 1000] [--out FILE.json] [--top-p 0.8,0.9,0.95,1.0] [--lm-scores] [--training-seeds]
 
 scores every run's adversarial export and its MLE generators (``RUN/mle``, and ``RUN/mle_matched`` when the
 recipe trained the matched-compute baseline) over the same temperature sweep, plus a real-text point drawn
 from ``--real`` (its sentences that are not references), and writes the frontier report as JSON with a PNG
 beside it (:mod:`multigan.text.frontier`): BLEU-4 against self-BLEU-4, NLL_gen against self-BLEU-4.
+``--top-p`` adds a nucleus-sampling curve per MLE generator, ``--lm-scores`` the LM and reverse-LM scores
+(:mod:`multigan.text.lm_scores`), ``--training-seeds`` the mean over the runs with 95 % t-intervals and the
+verdict against the seed spread (:mod:`multigan.text.frontier_seeds`).
 
     multigan eval-oracle RUN [RUN ...] [--temperatures 0.8,0.9,1.0,1.1] [--seeds 0,1,2] [-n 2000] [--out FILE]
 
@@ -33,25 +36,40 @@ def parse_temperatures(text: str) -> list[float]:
     return values
 
 
+def parse_top_ps(text: str | None) -> list[float]:
+    """``"0.8,0.9,1.0"`` -> ``[0.8, 0.9, 1.0]`` (each in (0, 1]); None or "" -> ``[]`` (no top-p curves)."""
+    if not text:
+        return []
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise MultiganError(f"--top-p: expected comma-separated numbers, got {text!r}") from None
+    if not values or not all(0 < v <= 1 for v in values):
+        raise MultiganError(f"--top-p: expected numbers in (0, 1], got {text!r}")
+    return values
+
+
 def _cmd_eval_text(args: argparse.Namespace) -> None:
     from .data import read_lines
-    from .frontier import evaluate_frontier, run_contenders, summary_rows
     from .frontier_plot import write_report
+    from .frontier_seeds import check_training_seeds, score_runs, verdict_lines
 
-    temps = parse_temperatures(args.temperatures)
+    temps, top_ps = parse_temperatures(args.temperatures), parse_top_ps(args.top_p)
     if args.n < 2:
         raise MultiganError(f"-n: at least 2 sentences per temperature are needed for self-BLEU, got {args.n}")
     if args.self_bleu_samples is not None and args.self_bleu_samples < 2:
         raise MultiganError(f"--self-bleu-samples: self-BLEU compares each sentence with the others, so at least 2 "
                             f"are needed, got {args.self_bleu_samples}")
-    prefix = len(args.run) > 1
-    contenders = [c for run in args.run
-                  for c in run_contenders(run, args.device, f"{Path(run).name}: " if prefix else "")]
-    report = evaluate_frontier(contenders, read_lines(args.references), temps, args.n, args.seed,
-                               read_lines(args.real) if args.real else None, args.self_bleu_samples,
-                               references_name=str(args.references), real_name=str(args.real or ""))
+    if args.training_seeds and len(args.run) < 2:
+        raise MultiganError("--training-seeds: give at least 2 runs (the same configuration, different train.seed)")
+    check_training_seeds(args.run, args.training_seeds)
+    report = score_runs(args.run, read_lines(args.references), temps, args.n, args.seed,
+                        read_lines(args.real) if args.real else None, args.self_bleu_samples, top_ps,
+                        args.lm_scores, args.training_seeds, args.device, str(args.references), str(args.real or ""),
+                        echo=print)
+    if args.training_seeds:
+        print("\n".join(verdict_lines(report["verdict"])))
     out, png = write_report(report, args.out or Path(args.run[0]) / "frontier.json")
-    print("\n".join(summary_rows(report)))
     print(f"wrote {out} and {png}")
 
 
@@ -97,6 +115,15 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--self-bleu-samples", type=int, default=None,
                    help="cap on the set used for self-BLEU (default: all n)")
+    p.add_argument("--top-p", help="comma-separated nucleus thresholds, e.g. 0.8,0.9,0.95,1.0: each MLE generator "
+                                   "also swept over them at temperature 1, as a curve of its own")
+    p.add_argument("--lm-scores", action="store_true",
+                   help="add the LM score (samples under an LSTM trained on --real) and the reverse-LM score "
+                        "(the references under an LSTM trained on each point's samples: one small training per "
+                        "point, the slow part)")
+    p.add_argument("--training-seeds", action="store_true",
+                   help="the runs are one configuration trained with different seeds: score each, then report "
+                        "every point as the mean with a 95 %% t-interval and whether the GAN beats MLE beyond it")
     p.add_argument("--out", help="JSON report (default FIRST_RUN/frontier.json); the PNG goes beside it")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_cmd_eval_text)

@@ -89,21 +89,25 @@ def text_set_metrics(sentences: Sequence[Sequence[str]], references: BleuReferen
 def evaluate_generator(generator: TextGenerator, references: BleuReferences, n_samples: int = 1000, seed: int = 0,
                        temperature: float = 1.0, orders: Sequence[int] = DEFAULT_ORDERS,
                        nll_ids: torch.Tensor | None = None, self_bleu_samples: int | None = None,
-                       fixed_self_bleu: bool = False, with_nll_self: bool = True) -> tuple[dict, list[list[str]]]:
+                       fixed_self_bleu: bool = False, with_nll_self: bool = True,
+                       top_p: float = 1.0) -> tuple[dict, list[list[str]]]:
     """All metrics of the module docstring for ``n_samples`` sentences; returns (metrics, generated tokens).
+
+    ``top_p`` < 1 samples from the nucleus; the likelihoods (``nll_gen``, ``nll_self``) are then left out: the
+    truncated distribution gives most held-out sentences probability 0.
 
     ``references`` is built once (``BleuReferences(tokenised_sentences)``) and reused across calls.
     ``self_bleu_samples`` caps the set used for self-BLEU (self-BLEU grows with the set size: compare at
     equal sizes). ``nll_ids`` are held-out real sentences for ``nll_gen`` (scored at ``temperature``).
     """
-    hyps = generator.generate_tokens(n_samples, seed=seed, temperature=temperature)
+    hyps = generator.generate_tokens(n_samples, seed=seed, temperature=temperature, top_p=top_p)
     metrics = text_set_metrics(hyps, references, orders, self_bleu_samples, seed)
     if fixed_self_bleu:
-        other = generator.generate_tokens(n_samples, seed=seed + 1_000_003, temperature=temperature)
+        other = generator.generate_tokens(n_samples, seed=seed + 1_000_003, temperature=temperature, top_p=top_p)
         for n, value in self_bleu_fixed(hyps, other, orders).items():
             metrics[f"self_bleu_fixed{n}"] = value
-    if nll_ids is not None:
+    if nll_ids is not None and top_p >= 1:
         metrics.update(nll_gen(generator, nll_ids, temperature=temperature))
-    if with_nll_self:
+    if with_nll_self and top_p >= 1:
         metrics["nll_self"] = nll_self(generator, min(n_samples, 512), seed=seed + 1, temperature=temperature)
     return {k: (v if math.isfinite(v) else float("nan")) for k, v in metrics.items()}, hyps

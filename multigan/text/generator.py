@@ -56,6 +56,32 @@ def inverse_temperature(step: int, total_steps: int, maximum: float,
     raise ValueError(f"unknown temperature schedule {schedule!r}; valid: exp, linear, constant")
 
 
+def check_sampling(temperature: float, top_p: float) -> None:
+    """One clear error for a bad ``temperature`` (> 0) or ``top_p`` (in (0, 1])."""
+    if not temperature > 0:
+        raise MultiganError(f"the sampling temperature must be > 0, got {temperature}")
+    if not 0 < top_p <= 1:
+        raise MultiganError(f"top_p (nucleus sampling) must be in (0, 1], got {top_p}")
+
+
+def nucleus_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Logits ``[..., V]`` with every token outside the nucleus set to ``-inf`` (Holtzman et al. 2020).
+
+    The nucleus is the smallest set of most probable tokens whose probabilities sum to at least ``top_p``;
+    it always holds the most probable token, so a tiny ``top_p`` is greedy decoding and ``top_p = 1`` keeps
+    every token (the logits are returned unchanged).
+    """
+    if top_p >= 1.0:
+        return logits
+    probs = torch.softmax(logits.float(), dim=-1)
+    sorted_p, order = probs.sort(dim=-1, descending=True)
+    before = sorted_p.cumsum(-1) - sorted_p  # probability mass of the tokens ranked above each one
+    drop_sorted = before >= top_p
+    drop_sorted[..., 0] = False
+    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+
+
 def gumbel_like(logits: torch.Tensor, generator: torch.Generator | None = None, eps: float = 1e-10) -> torch.Tensor:
     """Standard Gumbel noise with the shape, dtype and device of ``logits``."""
     u = torch.rand(logits.shape, device=logits.device, dtype=torch.float32, generator=generator)
@@ -65,7 +91,7 @@ def gumbel_like(logits: torch.Tensor, generator: torch.Generator | None = None, 
 class TextGenerator(ExportableGenerator):
     """Base class of the text generators (see the module docstring)."""
 
-    sample_options = ("temperature",)
+    sample_options = ("temperature", "top_p")
     #: ``forward`` returns sampled ids ``[B, L]`` without a graph instead of soft one-hots (REINFORCE
     #: objectives score the ids and take log-probabilities by teacher forcing; set per instance, not saved)
     hard_samples: bool = False
@@ -133,11 +159,12 @@ class TextGenerator(ExportableGenerator):
         return self.rollout(noise)
 
     def rollout(self, noise: torch.Tensor, generator: torch.Generator | None = None, temperature: float = 1.0,
-                soft: bool = True) -> torch.Tensor:
+                soft: bool = True, top_p: float = 1.0) -> torch.Tensor:
         """Sample ``seq_len`` tokens; soft one-hots ``[B, L, V]`` when ``soft`` else hard ids ``[B, L]``.
 
-        ``temperature`` divides the logits (sampling temperature); ``generator`` makes the Gumbel noise
-        reproducible. The loop stops when every sequence has produced ``<eos>``; the rest is ``<pad>``.
+        ``temperature`` divides the logits (sampling temperature), then ``top_p`` < 1 keeps only the nucleus
+        (:func:`nucleus_filter`); ``generator`` makes the Gumbel noise reproducible (the same noise is drawn
+        whatever ``top_p``, so ``top_p = 1`` is plain sampling). The loop stops when every sequence has produced ``<eos>``; the rest is ``<pad>``.
         """
         batch, device = noise.shape[0], noise.device
         state = self.initial_state(noise)
@@ -152,6 +179,7 @@ class TextGenerator(ExportableGenerator):
             logits = self.logits(hidden)
             if temperature != 1.0:
                 logits = logits / temperature
+            logits = nucleus_filter(logits, top_p)
             scores = logits + gumbel_like(logits, generator)
             ids = torch.where(finished, pad, scores.argmax(-1))
             if soft:
@@ -199,18 +227,18 @@ class TextGenerator(ExportableGenerator):
     # --- generation API --------------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def sample_ids(self, n: int, seed: int | None = 0, temperature: float = 1.0, batch_size: int = 512) -> torch.Tensor:
-        """``[n, seq_len]`` sampled ids; the same ``seed`` gives the same ids."""
+    def sample_ids(self, n: int, seed: int | None = 0, temperature: float = 1.0, batch_size: int = 512,
+                   top_p: float = 1.0) -> torch.Tensor:
+        """``[n, seq_len]`` sampled ids at ``temperature`` and nucleus ``top_p``; the same ``seed`` gives the same ids."""
         if n < 1:
             raise MultiganError(f"the number of samples must be >= 1, got {n}")
-        if not temperature > 0:
-            raise MultiganError(f"the sampling temperature must be > 0, got {temperature}")
+        check_sampling(temperature, top_p)
         device = self.device
         g = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
         chunks = []
         for start in range(0, n, batch_size):
             noise = self.sample_noise(min(batch_size, n - start), device, g)
-            chunks.append(self.rollout(noise, generator=g, temperature=temperature, soft=False))
+            chunks.append(self.rollout(noise, generator=g, temperature=temperature, soft=False, top_p=top_p))
         return torch.cat(chunks).cpu()
 
     def _require_tokenizer(self) -> WordTokenizer:
@@ -219,28 +247,32 @@ class TextGenerator(ExportableGenerator):
                                 "multigan.load (which reads tokenizer.json)")
         return self.tokenizer
 
-    def generate(self, n: int, seed: int | None = 0, temperature: float = 1.0) -> list[str]:
+    def generate(self, n: int, seed: int | None = 0, temperature: float = 1.0, top_p: float = 1.0) -> list[str]:
         """``n`` sentences (space-separated tokens, cut at ``<eos>``); the same seed gives the same text."""
         tok = self._require_tokenizer()
         was_training = self.training
         self.eval()
         try:
-            return tok.decode_batch(self.sample_ids(n, seed=seed, temperature=temperature))
+            return tok.decode_batch(self.sample_ids(n, seed=seed, temperature=temperature, top_p=top_p))
         finally:
             self.train(was_training)
 
-    def generate_tokens(self, n: int, seed: int | None = 0, temperature: float = 1.0) -> list[list[str]]:
+    def generate_tokens(self, n: int, seed: int | None = 0, temperature: float = 1.0,
+                        top_p: float = 1.0) -> list[list[str]]:
         """Like :meth:`generate`, as token lists (what BLEU takes)."""
         tok = self._require_tokenizer()
-        return [tok.tokens(row) for row in self.sample_ids(n, seed=seed, temperature=temperature).tolist()]
+        ids = self.sample_ids(n, seed=seed, temperature=temperature, top_p=top_p)
+        return [tok.tokens(row) for row in ids.tolist()]
 
-    def write_samples(self, n: int, out: str | Path, seed: int | None = 0, temperature: float = 1.0) -> Path:
+    def write_samples(self, n: int, out: str | Path, seed: int | None = 0, temperature: float = 1.0,
+                      top_p: float = 1.0) -> Path:
         """Write ``n`` sentences, one per line, to ``out`` (a file, or ``out/samples.txt`` for a folder)."""
         out = Path(out)
         if out.is_dir() or not out.suffix:
             out = out / "samples.txt"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("".join(line + "\n" for line in self.generate(n, seed=seed, temperature=temperature)))
+        lines = self.generate(n, seed=seed, temperature=temperature, top_p=top_p)
+        out.write_text("".join(line + "\n" for line in lines))
         return out
 
     # --- assets ---------------------------------------------------------------------------------------------

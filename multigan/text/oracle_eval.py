@@ -12,6 +12,7 @@ the points' max - min).
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from pathlib import Path
 from typing import Sequence
@@ -107,6 +108,32 @@ def aggregate(rows: list[dict]) -> dict:
     for entry in out.values():
         entry["points"] = [{"temperature": t, "runs": len(c["runs"]), "nll_oracle": _stats(c["nll_oracle"]),
                             "nll_gen": _stats(c["nll_gen"])} for t, c in sorted(entry.pop("by_t").items())]
+    return out
+
+
+def merge_stats(a: dict, b: dict) -> dict:
+    """The :func:`_stats` of two pooled samples from their own stats alone (mean, sample std, min, max, n: exact)."""
+    n = a["n"] + b["n"]
+    mean = (a["n"] * a["mean"] + b["n"] * b["mean"]) / n
+    squares = sum((s["n"] - 1) * s["std"] ** 2 + s["n"] * s["mean"] ** 2 for s in (a, b)) - n * mean ** 2
+    return {"mean": mean, "std": math.sqrt(max(squares, 0.0) / (n - 1)) if n > 1 else 0.0,
+            "min": min(a["min"], b["min"]), "max": max(a["max"], b["max"]), "n": n}
+
+
+def merge_aggregates(old: dict, new: dict) -> dict:
+    """Two :func:`aggregate` results of disjoint runs pooled into one (e.g. a stored table and a new seed)."""
+    out = {label: {"is_mle": e["is_mle"], "points": [dict(p) for p in e["points"]]} for label, e in old.items()}
+    for label, entry in new.items():
+        mine = out.setdefault(label, {"is_mle": entry["is_mle"], "points": []})
+        by_t = {p["temperature"]: p for p in mine["points"]}
+        for p in entry["points"]:
+            q = by_t.get(p["temperature"])
+            if q is None:
+                mine["points"].append(dict(p))
+                continue
+            q.update(runs=q["runs"] + p["runs"], nll_oracle=merge_stats(q["nll_oracle"], p["nll_oracle"]),
+                     nll_gen=merge_stats(q["nll_gen"], p["nll_gen"]))
+        mine["points"].sort(key=lambda p: p["temperature"])
     return out
 
 

@@ -156,6 +156,16 @@ class WordTokenizer:
         rows = [e.ids for e in self.backend.encode_batch(list(texts))]
         return torch.tensor(rows, dtype=torch.long).reshape(len(rows), self.seq_len)
 
+    def encode_tokens(self, sentences: Sequence[Sequence[str]]) -> torch.Tensor:
+        """``[len(sentences), seq_len]`` ids of already split sentences (words of :meth:`tokens` or
+        :meth:`split`): unknown words become ``<unk>``, then truncation, ``<eos>`` and ``<pad>`` as :meth:`encode`."""
+        out = torch.full((len(sentences), self.seq_len), self.pad_id, dtype=torch.long)
+        for row, words in enumerate(sentences):
+            ids = [self.backend.token_to_id(w) for w in list(words)[:self.max_length]]
+            ids = [self.unk_id if i is None else i for i in ids] + [self.eos_id]
+            out[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+        return out
+
     def tokens(self, ids: Iterable[int]) -> list[str]:
         """Word tokens of one id sequence, up to (without) the first ``<eos>`` or ``<pad>``."""
         out = []
