@@ -200,6 +200,7 @@ def test_eval_vocoder_table_json_and_page(lj_3s: Path, tiny_run: Path, tmp_path:
     assert gl["pesq_wb"] == pytest.approx(float(np.mean(direct)), abs=0.03)
     page = html.read_text()
     assert page.count("<audio") == 2 * 3 and "griffin-lim" in page
+    assert f"predicted MOS {printed['original']['mos']:.3f} [" in page  # the originals' own MOS, under the table
 
 
 @pytest.mark.parametrize("args, culprit", [

@@ -290,6 +290,7 @@ def _page_html(result: dict, systems: list[dict], columns: list[Metric], cards: 
         "&uarr; higher is better, "
         "&darr; lower is better; the best value of a column is in bold on green. "
         f"{_MISSING}: not measured.</p>",
+        *_original_html(result),
         "<h2>Clips</h2>",
         '<p class="note">Spectrograms: log-mel, one colour scale within a clip (its loudest bin down to 80 dB '
         "below), low frequencies at the bottom.</p>",
@@ -299,6 +300,18 @@ def _page_html(result: dict, systems: list[dict], columns: list[Metric], cards: 
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+def _original_html(result: dict) -> list[str]:
+    """A note with the predicted MOS of the original clips themselves (``result["original"]``), when present."""
+    original = result.get("original")
+    if not isinstance(original, dict) or not _is_number(original.get("mos")):
+        return []
+    interval = (original.get("ci95") or {}).get("mos")
+    bounds = (f" [{_fmt(interval[0])}, {_fmt(interval[1])}]"
+              if isinstance(interval, list) and len(interval) == 2 and all(map(_is_number, interval)) else "")
+    return [f'<p class="note" id="original-mos">The original clips themselves: predicted MOS '
+            f"{_fmt(original['mos'])}{bounds}.</p>"]
 
 
 def _table_html(systems: list[dict], columns: list[Metric]) -> str:
