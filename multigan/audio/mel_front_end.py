@@ -86,7 +86,8 @@ class MelFrontEnd:
         try:
             return FRONT_END_PRESETS[name]
         except (KeyError, TypeError):
-            raise MelFrontEndError(f"mel front end: unknown preset {name!r}; valid: {sorted(FRONT_END_PRESETS)}") from None
+            raise MelFrontEndError(f"mel front end: unknown preset {name!r}; "
+                                   f"valid: {sorted(FRONT_END_PRESETS)}") from None
 
     # --- description --------------------------------------------------------------------------------------
 

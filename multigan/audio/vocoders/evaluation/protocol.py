@@ -59,7 +59,8 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
 
 
 def _np(x: Tensor | np.ndarray) -> np.ndarray:
-    return x.detach().cpu().float().numpy().reshape(-1) if isinstance(x, Tensor) else np.asarray(x, np.float32).reshape(-1)
+    array = x.detach().cpu().float().numpy() if isinstance(x, Tensor) else np.asarray(x, np.float32)
+    return array.reshape(-1)
 
 
 def to_rate(wav: Tensor | np.ndarray, rate: int, new_rate: int) -> np.ndarray:
