@@ -25,6 +25,14 @@ sys.path.insert(0, str(REPO))
 RESULTS = REPO / "benchmarks" / "results"
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished worker processes."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def direct_pesq(page: list, rate: int) -> list[float]:
     """PESQ-wb of each clip's Griffin-Lim resynthesis by ``pesq`` itself, resampled to 16 kHz with librosa."""
     import librosa
@@ -48,13 +56,14 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--limit", type=int)
     p.add_argument("--stoi", action="store_true")
     p.add_argument("--no-griffin-lim", action="store_true", help="score the runs alone (speed without the baseline)")
+    p.add_argument("--workers", type=int, default=1, help="processes scoring clips (eval-vocoder --workers)")
     p.add_argument("--out")
     args = p.parse_args(argv)
-    wall, cpu = time.monotonic(), time.process_time()
+    wall, cpu = time.monotonic(), _cpu_seconds()
     result, page = evaluate_vocoders(args.runs, args.data, griffin_lim=not args.no_griffin_lim,
                                      pitch_model=args.pitch_model, mos=True,
-                                     with_stoi=args.stoi, limit=args.limit, page_clips=10_000)
-    wall, cpu = time.monotonic() - wall, time.process_time() - cpu
+                                     with_stoi=args.stoi, limit=args.limit, page_clips=10_000, workers=args.workers)
+    wall, cpu = time.monotonic() - wall, _cpu_seconds() - cpu
     clips = result["clips"]
     audio_seconds = sum(c.audio["original"].shape[0] for c in page) / result["sample_rate"]
     gl = next((s for s in result["systems"] if s["name"] == "griffin-lim"), None)
@@ -62,6 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
     summary = {
         "command": " ".join(["python", "benchmarks/eval_vocoder.py", *(argv or sys.argv[1:])]),
         "clips": clips, "audio_seconds": round(audio_seconds, 1), "systems": len(result["systems"]),
+        "workers": args.workers,
         "pitch_model": args.pitch_model, "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
         "wall_seconds_per_clip": round(wall / clips, 2),
         "projected_wall_seconds_100_clips": round(100 * wall / clips, 1),
@@ -73,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
                               if k not in ("name", "ci95")} | {"ci95": s["ci95"]} for s in result["systems"]},
         "original_mos": result.get("original", {}).get("mos"),
     }
-    suffix = "_no_gl" if args.no_griffin_lim else ""
+    suffix = ("_no_gl" if args.no_griffin_lim else "") + (f"_{args.workers}workers" if args.workers > 1 else "")
     out = Path(args.out) if args.out else RESULTS / f"eval_vocoder_{args.pitch_model}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2) + "\n")

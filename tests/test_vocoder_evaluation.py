@@ -203,11 +203,26 @@ def test_eval_vocoder_table_json_and_page(lj_3s: Path, tiny_run: Path, tmp_path:
     assert f"predicted MOS {printed['original']['mos']:.3f} [" in page  # the originals' own MOS, under the table
 
 
+def test_workers_give_the_same_table(lj_3s: Path, tiny_run: Path) -> None:
+    """Two worker processes (spawned, own models, one torch thread each) give exactly the one-process result."""
+    from multigan.audio.vocoders.evaluation.cli import evaluate_vocoders
+
+    runs = {w: evaluate_vocoders([tiny_run], lj_3s, griffin_lim=True, griffin_lim_iters=8, progress=False,
+                                 page_clips=1, workers=w) for w in (1, 2)}
+    (one, page_one), (two, page_two) = runs[1], runs[2]
+    for result in (one, two):
+        result.pop("seconds"), result.pop("workers")
+    assert one == two
+    assert [c.name for c in page_one] == [c.name for c in page_two] and len(page_two) == 1
+    assert all(np.array_equal(page_one[0].audio[k], page_two[0].audio[k]) for k in page_one[0].audio)
+
+
 @pytest.mark.parametrize("args, culprit", [
     (["--data", "{missing}"], "does not exist"),
     (["--data", "{data}"], "nothing to score"),
     (["--data", "{data}", "--griffin-lim", "--html", "{tmp}/page.txt"], "must end in .html"),
     (["--data", "{data}", "--griffin-lim", "--limit", "0"], "--limit must be >= 1"),
+    (["--data", "{data}", "--griffin-lim", "--workers", "0"], "--workers must be >= 1"),
     (["{tmp}", "--data", "{data}"], "{tmp}"),
 ])
 def test_eval_vocoder_bad_input_is_one_error(lj_3s: Path, tmp_path: Path, capsys, args, culprit) -> None:

@@ -25,7 +25,9 @@ from ..vocoder import mel_settings
 from .page import write_listening_page
 from .pitch import DEFAULT_MODEL
 from .protocol import ClipScorer
-from .table import describe_scorer, griffin_lim_system, score_systems, vocoder_system
+from .table import (check_systems, collect, describe_scorer, griffin_lim_system, progress_bar, score_systems,
+                    vocoder_system)
+from .workers import score_in_workers
 
 __all__ = ["evaluate_vocoders", "register"]
 
@@ -48,22 +50,39 @@ def read_clips(data: str | Path, limit: Optional[int] = None) -> tuple[list[tupl
 def evaluate_vocoders(runs: Sequence[str | Path], data: str | Path, griffin_lim: bool = False,
                       pitch_model: Optional[str] = DEFAULT_MODEL, mos: bool = True, with_stoi: bool = False,
                       limit: Optional[int] = None, griffin_lim_iters: int = 100, device: str = "cpu",
-                      page_clips: int = 0, progress: bool = True) -> tuple[dict[str, Any], list]:
-    """Score vocoder runs (and Griffin-Lim) on the clips of ``data``; returns the result and the page's clips."""
+                      page_clips: int = 0, progress: bool = True, workers: int = 1) -> tuple[dict[str, Any], list]:
+    """Score vocoder runs (and Griffin-Lim) on the clips of ``data``; returns the result and the page's clips.
+
+    ``workers`` > 1 scores the clips in that many processes (:mod:`.workers`; the same result)."""
+    if workers < 1:
+        raise MultiganError(f"--workers must be >= 1, got {workers}")
     vocoders = [(str(run), load_vocoder(run, device)) for run in runs]
     clips, rate = read_clips(data, limit)
-    systems = [vocoder_system(name, voc) for name, voc in vocoders]
+    gl = None
     if griffin_lim:
         same_rate = [v for _, v in vocoders if v.sample_rate == rate]
-        mel_cfg = dict(same_rate[0].config["mel"]) if same_rate else mel_settings(
-            {"sample_rate": rate, "fmax": min(8000.0, rate / 2)})
-        systems.append(griffin_lim_system(mel_cfg, griffin_lim_iters))
-    scorer = ClipScorer.for_rate(rate, pitch_model=pitch_model, mos=mos, with_stoi=with_stoi, device=device)
-    result, page = score_systems(clips, rate, systems, scorer, keep_audio=page_clips, progress=progress)
-    result = {"data": str(data), **describe_scorer(scorer), **result}
-    if griffin_lim:
-        result["griffin_lim"] = {"method": "librosa NNLS mel inversion + fast Griffin-Lim", "n_iter": griffin_lim_iters,
-                                 "mel": mel_cfg}
+        gl = {"mel": dict(same_rate[0].config["mel"]) if same_rate else mel_settings(
+            {"sample_rate": rate, "fmax": min(8000.0, rate / 2)}), "n_iter": griffin_lim_iters}
+    options = {"pitch_model": pitch_model, "mos": mos, "with_stoi": with_stoi}
+    scorer = ClipScorer.for_rate(rate, device=device, **options)
+    systems = [vocoder_system(name, voc) for name, voc in vocoders]
+    if gl is not None:
+        systems.append(griffin_lim_system(gl["mel"], gl["n_iter"]))
+    names = [name for name, _ in systems]
+    check_systems(names)
+    if workers == 1:
+        result, page = score_systems(clips, rate, systems, scorer, keep_audio=page_clips, progress=progress)
+    else:
+        bar = progress_bar(len(clips) * len(systems), progress)
+        scores = score_in_workers(clips, rate, [name for name, _ in vocoders], gl, options, workers, device,
+                                  keep_audio=page_clips)
+        try:
+            result, page = collect((bar.update(len(systems)) or s for s in scores), names, rate, scorer.keys)
+        finally:
+            bar.close()
+    result = {"data": str(data), **describe_scorer(scorer), "workers": workers, **result}
+    if gl is not None:
+        result["griffin_lim"] = {"method": "librosa NNLS mel inversion + fast Griffin-Lim", **gl}
     return result, page
 
 
@@ -75,7 +94,8 @@ def _cmd_eval_vocoder(args: argparse.Namespace) -> None:
         raise MultiganError(f"--html {args.html}: the page's name must end in .html")
     result, page = evaluate_vocoders(args.runs, args.data, args.griffin_lim, args.pitch_model, not args.no_mos,
                                      args.stoi, args.limit, args.griffin_lim_iters, args.device,
-                                     page_clips=args.page_clips if args.html else 0, progress=not args.no_progress)
+                                     page_clips=args.page_clips if args.html else 0, progress=not args.no_progress,
+                                     workers=args.workers)
     text = json.dumps(result, indent=2)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +125,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--stoi", action="store_true", help="also score STOI (pystoi)")
     p.add_argument("--limit", type=int, help="score only the first N clips (sorted by name)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--workers", type=int, default=1, help="score the clips in N processes of one torch thread "
+                   "each (the same result; 2 on a 2-core machine is about twice as fast)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_eval_vocoder)
     return p
