@@ -207,8 +207,8 @@ def test_workers_give_the_same_table(lj_3s: Path, tiny_run: Path) -> None:
     """Two worker processes (spawned, own models, one torch thread each) give exactly the one-process result."""
     from multigan.audio.vocoders.evaluation.cli import evaluate_vocoders
 
-    runs = {w: evaluate_vocoders([tiny_run], lj_3s, griffin_lim=True, griffin_lim_iters=8, progress=False,
-                                 page_clips=1, workers=w) for w in (1, 2)}
+    runs = {w: evaluate_vocoders([tiny_run], lj_3s, griffin_lim=True, griffin_lim_iters=8, progress=True,
+                                 page_clips=1, workers=w) for w in (1, 2)}  # with the progress bar
     (one, page_one), (two, page_two) = runs[1], runs[2]
     for result in (one, two):
         result.pop("seconds"), result.pop("workers")

@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from ..vocoder import mel_settings
 from .page import write_listening_page
 from .pitch import DEFAULT_MODEL
 from .protocol import ClipScorer
-from .table import (check_systems, collect, describe_scorer, griffin_lim_system, progress_bar, score_systems,
+from .table import (ClipScores, check_systems, collect, describe_scorer, griffin_lim_system, progress_bar, score_systems,
                     vocoder_system)
 from .workers import score_in_workers
 
@@ -77,13 +77,20 @@ def evaluate_vocoders(runs: Sequence[str | Path], data: str | Path, griffin_lim:
         scores = score_in_workers(clips, rate, [name for name, _ in vocoders], gl, options, workers, device,
                                   keep_audio=page_clips)
         try:
-            result, page = collect((bar.update(len(systems)) or s for s in scores), names, rate, scorer.keys)
+            result, page = collect(_counted(scores, bar, len(systems)), names, rate, scorer.keys)
         finally:
             bar.close()
     result = {"data": str(data), **describe_scorer(scorer), "workers": workers, **result}
     if gl is not None:
         result["griffin_lim"] = {"method": "librosa NNLS mel inversion + fast Griffin-Lim", **gl}
     return result, page
+
+
+def _counted(scores: Iterator[ClipScores], bar: Any, step: int) -> Iterator[ClipScores]:
+    """``scores``, advancing the progress bar by ``step`` resyntheses for each clip."""
+    for clip in scores:
+        bar.update(step)
+        yield clip
 
 
 def _cmd_eval_vocoder(args: argparse.Namespace) -> None:
