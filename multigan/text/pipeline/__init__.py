@@ -27,6 +27,10 @@ The frontier is the same as ``multigan eval-text RUN --references RUN/references
 ``mle.joint_weight`` > 0 adds that many times the MLE loss of the real batch to the generator's adversarial
 loss (a hybrid objective; 0, the default, is RelGAN).
 
+``objective.kind=reinforce`` replaces stage 3's Gumbel-softmax objective by ScratchGAN's (sampled tokens, a
+per-token LSTM discriminator, discounted REINFORCE with a moving-average baseline; :mod:`.objective`, shared
+with the oracle pipeline); the temperature schedule is then off.
+
 ``eval.score`` = mean(BLEU-3, BLEU-4, BLEU-5) - 5 * max(0, self-BLEU-2 - eval.self_bleu_cap): quality,
 unless diversity collapses.
 
@@ -34,14 +38,14 @@ Modules: :mod:`.config` (the config sections), :mod:`.corpus` (split, tokenizer,
 :mod:`.scoring` (the evaluator and the selection score), :mod:`.stages` (MLE, matched MLE, frontier) and
 :mod:`.runner` (the whole run and a recipe's command-line wiring).
 """
-from .config import DataConfig, EvalConfig, MLEConfig, TemperatureConfig, TextGANConfig
+from .config import DataConfig, EvalConfig, MLEConfig, ObjectiveConfig, TemperatureConfig, TextGANConfig
 from .corpus import Corpus, prepare_corpus
 from .runner import OUTPUTS, RECIPE_WIRING, add_arguments, apply_arguments, fresh_start, train_text_gan
 from .scoring import TextEvaluator, selection_score, short_metrics
 from .stages import frontier_stage, joint_mle_loss, matched_mle_stage, mle_stage, wait_for_mle
 
 __all__ = [
-    "OUTPUTS", "RECIPE_WIRING", "Corpus", "DataConfig", "EvalConfig", "MLEConfig", "TemperatureConfig",
+    "OUTPUTS", "RECIPE_WIRING", "Corpus", "DataConfig", "EvalConfig", "MLEConfig", "ObjectiveConfig", "TemperatureConfig",
     "TextEvaluator", "TextGANConfig", "add_arguments", "apply_arguments", "fresh_start", "frontier_stage",
     "joint_mle_loss", "matched_mle_stage", "mle_stage", "prepare_corpus", "selection_score", "short_metrics",
     "train_text_gan", "wait_for_mle",

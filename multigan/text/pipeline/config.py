@@ -10,9 +10,10 @@ from typing import Annotated, Literal
 
 from ...config import AtLeastOne, ConfigError, NonNegative, Positive, Range
 from ...train_config import TrainConfig
-from ..architectures import DiscriminatorConfig, GeneratorConfig
+from ..architectures import PER_TOKEN_DISCRIMINATORS, DiscriminatorConfig, GeneratorConfig
 
-__all__ = ["DataConfig", "EvalConfig", "MLEConfig", "TemperatureConfig", "TextGANConfig"]
+__all__ = ["DataConfig", "EvalConfig", "MLEConfig", "ObjectiveConfig", "TemperatureConfig", "TextGANConfig",
+           "check_objective"]
 
 
 @dataclass
@@ -76,6 +77,23 @@ class EvalConfig:
 
 
 @dataclass
+class ObjectiveConfig:
+    """The adversarial objective: RelGAN's Gumbel-softmax or ScratchGAN's REINFORCE (:mod:`.objective`)."""
+
+    kind: Literal["gumbel", "reinforce"] = "gumbel"
+    gamma: Annotated[float, Range(min=0, max=1)] = 0.23  # reward discount (reinforce)
+    baseline_decay: Annotated[float, Range(min=0, max=1, max_inclusive=False)] = 0.08  # moving average (reinforce)
+    d_l2: Annotated[float, NonNegative] = 0.0  # L2 penalty on D's weights (reinforce presets: ScratchGAN's 1e-7)
+
+
+def check_objective(objective: ObjectiveConfig, discriminator: DiscriminatorConfig) -> None:
+    """REINFORCE needs a per-token discriminator (one logit per position): one :class:`ConfigError` otherwise."""
+    if objective.kind == "reinforce" and discriminator.arch not in PER_TOKEN_DISCRIMINATORS:
+        raise ConfigError(f"objective.kind=reinforce needs a per-token discriminator: discriminator.arch must be "
+                          f"one of {', '.join(PER_TOKEN_DISCRIMINATORS)}, got {discriminator.arch}")
+
+
+@dataclass
 class TextGANConfig:
     """Everything the pipeline reads."""
 
@@ -86,3 +104,8 @@ class TextGANConfig:
     temperature: TemperatureConfig = field(default_factory=TemperatureConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)  # RelGAN's (default) or ScratchGAN's
+
+    def validate(self) -> None:
+        """REINFORCE needs a per-token discriminator."""
+        check_objective(self.objective, self.discriminator)

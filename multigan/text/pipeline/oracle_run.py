@@ -25,24 +25,24 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from ... import rng
-from ...config import AtLeastOne, ConfigError, NonNegative, Positive, Range
+from ...config import AtLeastOne, ConfigError, Positive
 from ...distributed import Runtime
 from ...export import load
 from ...recipe import RunArgs, finish, fit
 from ...train_config import TrainConfig
 from ...trainer import Trainer
-from ..architectures import (PER_TOKEN_DISCRIMINATORS, DiscriminatorConfig, GeneratorConfig,
-                             build_sized_discriminator, build_sized_generator)
+from ..architectures import (DiscriminatorConfig, GeneratorConfig, build_sized_discriminator,
+                             build_sized_generator)
 from ..data import TokenIdsDataset
 from ..evaluation import nll_gen
-from ..generator import TemperatureSchedule, TextGenerator
+from ..generator import TextGenerator
 from ..mle import is_done, load_pretrained, pretrain_mle
 from ..oracle import LSTMOracle, OracleSpec, OracleTask
-from ..scratchgan import ReinforceObjective, add_l2_penalty
-from .config import MLEConfig, TemperatureConfig
+from .config import MLEConfig, ObjectiveConfig, TemperatureConfig, check_objective
+from .objective import adversarial_wiring
 
 __all__ = ["ORACLE_OUTPUTS", "ObjectiveConfig", "OracleConfig", "OracleEvalConfig", "OracleGANConfig",
            "score_generator", "train_oracle_gan"]
@@ -74,16 +74,6 @@ class OracleConfig:
 
 
 @dataclass
-class ObjectiveConfig:
-    """The adversarial objective: RelGAN's Gumbel-softmax or ScratchGAN's REINFORCE."""
-
-    kind: Literal["gumbel", "reinforce"] = "gumbel"
-    gamma: Annotated[float, Range(min=0, max=1)] = 0.23  # reward discount (reinforce)
-    baseline_decay: Annotated[float, Range(min=0, max=1, max_inclusive=False)] = 0.08  # moving average (reinforce)
-    d_l2: Annotated[float, NonNegative] = 0.0  # L2 penalty on D's weights (reinforce presets: ScratchGAN's 1e-7)
-
-
-@dataclass
 class OracleEvalConfig:
     """Validation and the final report."""
 
@@ -109,9 +99,7 @@ class OracleGANConfig:
 
     def validate(self) -> None:
         """The REINFORCE objective needs a per-token discriminator; temperatures must be positive."""
-        if self.objective.kind == "reinforce" and self.discriminator.arch not in PER_TOKEN_DISCRIMINATORS:
-            raise ConfigError(f"objective.kind=reinforce needs a per-token discriminator: discriminator.arch must be "
-                              f"one of {', '.join(PER_TOKEN_DISCRIMINATORS)}, got {self.discriminator.arch}")
+        check_objective(self.objective, self.discriminator)
         if not self.eval.temperatures or min(self.eval.temperatures) <= 0:
             raise ConfigError(f"eval.temperatures must be positive, got {list(self.eval.temperatures)}")
 
@@ -209,15 +197,7 @@ def train_oracle_gan(cfg: OracleGANConfig, run: RunArgs, recipe: str) -> dict:
              sum(p.numel() for p in disc.parameters()) / 1e6)
     mle_info = _mle(cfg, run, runtime, gen, task)
 
-    callbacks, objective = [], None
-    if cfg.objective.kind == "reinforce":
-        if runtime.world_size > 1:
-            raise ConfigError("objective.kind=reinforce runs in one process only")
-        objective = ReinforceObjective(gen, cfg.objective.gamma, cfg.objective.baseline_decay)
-        add_l2_penalty(disc, cfg.objective.d_l2, t_cfg.grad_accum)
-        callbacks.append(objective)
-    else:
-        callbacks.append(TemperatureSchedule(gen, t_cfg.max_steps, cfg.temperature.maximum, cfg.temperature.schedule))
+    callbacks, objective = adversarial_wiring(cfg.objective, cfg.temperature, gen, disc, t_cfg, runtime)
     trainer = Trainer(gen, disc, t_cfg, TokenIdsDataset(task.train_ids), run.out, validate=_validation(task, e, gen),
                       runtime=runtime, callbacks=callbacks, g_objective=objective, meta={"recipe": recipe})
     cpu_start = time.process_time()

@@ -15,10 +15,10 @@ from ...recipe import RunArgs, finish, fit
 from ...trainer import Trainer
 from ..architectures import build_discriminator, build_generator
 from ..data import TokenIdsDataset, onehot_collate
-from ..generator import TemperatureSchedule
 from ..tokenizer import FILE_NAME
 from .config import TextGANConfig
 from .corpus import REFERENCES_FILE, prepare_corpus
+from .objective import adversarial_wiring
 from .scoring import TextEvaluator, short_metrics
 from .stages import FRONTIER_FILE, MATCHED_DIR, MLE_DIR, frontier_stage, joint_mle_loss, matched_mle_stage, mle_stage
 
@@ -47,6 +47,7 @@ def train_text_gan(cfg: TextGANConfig, run: RunArgs, recipe: str) -> dict:
     ``recipe`` names the run in the export's metadata. Returns the summary (also ``metrics.json``) on the main
     process, ``{}`` on the others. ``cfg`` is only read.
     """
+    cfg.validate()
     t_cfg, e_cfg = cfg.train, cfg.eval
     runtime = Runtime.create(t_cfg)  # sets the CPU threads before the MLE stage
     rng.seed_everything(t_cfg.seed)
@@ -66,9 +67,9 @@ def train_text_gan(cfg: TextGANConfig, run: RunArgs, recipe: str) -> dict:
     collate = {}
     if t_cfg.r1_gamma > 0 or t_cfg.gp_weight > 0:  # they need gradients w.r.t. a float real input
         collate = {"collate_fn": onehot_collate(corpus.tokenizer.vocab_size)}
-    schedule = TemperatureSchedule(gen, t_cfg.max_steps, cfg.temperature.maximum, cfg.temperature.schedule)
+    callbacks, objective = adversarial_wiring(cfg.objective, cfg.temperature, gen, disc, t_cfg, runtime)
     trainer = Trainer(gen, disc, t_cfg, TokenIdsDataset(corpus.train_ids), run.out,
-                      validate=evaluate.validation(gen), runtime=runtime, callbacks=[schedule],
+                      validate=evaluate.validation(gen), runtime=runtime, callbacks=callbacks, g_objective=objective,
                       extra_losses=joint, meta={"recipe": recipe}, **collate)
     cpu_start = time.process_time()
     result, seconds = fit(trainer, run)
@@ -87,7 +88,7 @@ def train_text_gan(cfg: TextGANConfig, run: RunArgs, recipe: str) -> dict:
                            "adversarial_cpu_seconds": round(cpu_seconds, 1), "mle_matched": matched},
                "frontier": frontier_stage(cfg, run, runtime, corpus),
                "references": corpus.references_name, "tokenizer": corpus.tokenizer.describe(),
-               "config": {"generator": asdict(cfg.generator)}}
+               "config": {"generator": asdict(cfg.generator), "objective": asdict(cfg.objective)}}
     log.info("exported generator (step %s): %s", summary["export_step"], short_metrics(adv_metrics))
     return finish(run, summary, {"mle": short_metrics(mle_metrics), "adversarial": short_metrics(adv_metrics),
                                  "frontier": summary["frontier"]})
