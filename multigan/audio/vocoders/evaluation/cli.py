@@ -25,8 +25,8 @@ from ..vocoder import mel_settings
 from .page import write_listening_page
 from .pitch import DEFAULT_MODEL
 from .protocol import ClipScorer
-from .table import (ClipScores, check_systems, collect, describe_scorer, griffin_lim_system, progress_bar, score_systems,
-                    vocoder_system)
+from .table import (ClipScores, check_systems, collect, describe_scorer, griffin_lim_system, progress_bar,
+                    score_systems, vocoder_system)
 from .workers import score_in_workers
 
 __all__ = ["evaluate_vocoders", "register"]
