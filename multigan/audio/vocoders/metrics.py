@@ -119,6 +119,9 @@ class VocoderValidator:
         self.scorer = ClipScorer(self.loss_mel, self.input_mel, with_pesq, optional_tracker(self.pitch),
                                  MosPredictor() if mos else None)
         self._baseline: Optional[dict[str, float]] = None
+        #: Griffin-Lim's and the last :meth:`evaluate`'s metrics of each clip (in clip order), for the final report.
+        self.baseline_rows: Optional[list[dict[str, float]]] = None
+        self.last_rows: Optional[list[dict[str, float]]] = None
         self._references_logged = False
 
     # --- the baseline -----------------------------------------------------------------------------------------
@@ -146,6 +149,7 @@ class VocoderValidator:
             saved = json.loads(cache.read_text())
             if saved.get("key") == key:
                 self._baseline = saved["mean"]
+                self.baseline_rows = [saved["clips"][clip.name] for clip in self.clips]
                 return self._baseline
         rows, per_clip = [], {}
         for clip in self.clips:
@@ -155,7 +159,7 @@ class VocoderValidator:
             per_clip[clip.name] = row
             if cache is not None:
                 save_wav(cache.parent / f"{Path(clip.name).stem}.wav", wav, self.mel_cfg["sample_rate"])
-        self._baseline = _mean(rows)
+        self._baseline, self.baseline_rows = _mean(rows), rows
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_text(json.dumps({"key": key, "method": self.gl.describe(), "mean": self._baseline,
@@ -186,6 +190,7 @@ class VocoderValidator:
             wav = vocode(clip.mel[None].to(device)).reshape(-1).float()
             rows.append(self.scorer.score(wav, clip.audio, self.mel_cfg["sample_rate"], clip.name))
             wavs.append(wav.cpu())
+        self.last_rows = rows
         metrics = _mean(rows)
         base = self.baseline(run_dir)
         for k, v in base.items():

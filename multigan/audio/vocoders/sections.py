@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from ...config import AtLeastOne, ConfigError, NonNegative
 from ...errors import MultiganError
-from .evaluation.protocol import METRICS
+from .evaluation.protocol import METRICS, enabled_metrics
 from .vocoder import VocoderConfigError, check_generator_config, mel_settings
 
 __all__ = ["VocoderData", "VocoderEval", "VocoderMel", "VocoderObjective", "check_vocoder_config"]
@@ -118,11 +118,8 @@ RENAMED_METRICS = {"pesq": "pesq_wb", "mrstft": "mr_stft"}
 
 
 def validation_metrics(ev: VocoderEval) -> list[str]:
-    """The protocol metrics a vocoder validation with settings ``ev`` reports."""
-    on = {"mel_l1", "mel_l1_8k", "mr_stft"} | ({"pesq_wb"} if ev.pesq else set()) | ({"mos"} if ev.mos else set())
-    if ev.pitch != "none":
-        on |= {"periodicity", "vuv_f1", "pitch_rmse"}
-    return [k for k in METRICS if k in on]
+    """The protocol metrics a vocoder validation with settings ``ev`` reports (its scorer's keys)."""
+    return enabled_metrics(pesq=ev.pesq, pitch=ev.pitch != "none", mos=ev.mos, input_band=True)
 
 
 def _check_selection_metric(metric: str, mode: str, ev: VocoderEval) -> None:

@@ -178,11 +178,12 @@ def train_vocoder(cfg: Any, run: RunArgs, recipe: str) -> dict:
              metrics["mel_l1"], metrics.get("gl_mel_l1", float("nan")), _fmt(metrics.get("pesq_wb")),
              _fmt(metrics.get("gl_pesq_wb")))
     if cfg.eval.report:
-        outputs = {f"{run.preset or 'vocoder'} (step {summary['export_step']})": wavs}
+        name = f"{run.preset or 'vocoder'} (step {summary['export_step']})"
+        outputs, rows = {name: wavs}, {name: validator.last_rows}
         gl_wavs = validator.griffin_lim_wavs(run.out)
-        if gl_wavs is not None:
-            outputs["griffin-lim"] = gl_wavs
-        write_report(run.out, [(c.name, c.audio) for c in validator.clips], cfg.mel.sample_rate, outputs,
+        if gl_wavs is not None and validator.baseline_rows is not None:
+            outputs["griffin-lim"], rows["griffin-lim"] = gl_wavs, validator.baseline_rows
+        write_report(run.out, [(c.name, c.audio) for c in validator.clips], cfg.mel.sample_rate, outputs, rows,
                      validator.scorer)
     return finish(run, summary)
 

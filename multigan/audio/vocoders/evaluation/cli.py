@@ -24,8 +24,8 @@ from ..data.clips import load_clips
 from ..vocoder import mel_settings
 from .page import write_listening_page
 from .pitch import DEFAULT_MODEL
-from .protocol import ClipScorer
-from .table import (ClipScores, check_systems, collect, describe_scorer, griffin_lim_system, progress_bar,
+from .protocol import ClipScorer, enabled_metrics
+from .table import (ClipScores, check_systems, collect, describe_protocol, griffin_lim_system, progress_bar,
                     score_systems, vocoder_system)
 from .workers import score_in_workers
 
@@ -64,23 +64,24 @@ def evaluate_vocoders(runs: Sequence[str | Path], data: str | Path, griffin_lim:
         gl = {"mel": dict(same_rate[0].config["mel"]) if same_rate else mel_settings(
             {"sample_rate": rate, "fmax": min(8000.0, rate / 2)}), "n_iter": griffin_lim_iters}
     options = {"pitch_model": pitch_model, "mos": mos, "with_stoi": with_stoi}
-    scorer = ClipScorer.for_rate(rate, device=device, **options)
     systems = [vocoder_system(name, voc) for name, voc in vocoders]
     if gl is not None:
         systems.append(griffin_lim_system(gl["mel"], gl["n_iter"]))
     names = [name for name, _ in systems]
     check_systems(names)
     if workers == 1:
+        scorer = ClipScorer.for_rate(rate, device=device, **options)
         result, page = score_systems(clips, rate, systems, scorer, keep_audio=page_clips, progress=progress)
-    else:
+    else:  # each worker builds its own models: the parent only needs the metric keys
+        keys = enabled_metrics(pesq=True, pitch=pitch_model not in (None, "none"), mos=mos, stoi=with_stoi)
         bar = progress_bar(len(clips) * len(systems), progress)
         scores = score_in_workers(clips, rate, [name for name, _ in vocoders], gl, options, workers, device,
                                   keep_audio=page_clips)
         try:
-            result, page = collect(_counted(scores, bar, len(systems)), names, rate, scorer.keys)
+            result, page = collect(_counted(scores, bar, len(systems)), names, rate, keys)
         finally:
             bar.close()
-    result = {"data": str(data), **describe_scorer(scorer), "workers": workers, **result}
+    result = {"data": str(data), **describe_protocol(pitch_model, mos), "workers": workers, **result}
     if gl is not None:
         result["griffin_lim"] = {"method": "librosa NNLS mel inversion + fast Griffin-Lim", **gl}
     return result, page

@@ -33,9 +33,9 @@ from ...io import resample
 from ...losses import mel_l1, multi_resolution_stft_distance
 from .intervals import mean_and_interval
 from .mos import MOS_RATE, MosPredictor
-from .pitch import PITCH_RATE, PitchTrack, PitchTracker, compare_tracks
+from .pitch import PITCH_RATE, PitchTrack, PitchTracker, compare_tracks, optional_tracker
 
-__all__ = ["METRICS", "PESQ_RATE", "ClipScorer", "Metric", "pesq_wb", "summarize"]
+__all__ = ["METRICS", "PESQ_RATE", "ClipScorer", "Metric", "enabled_metrics", "pesq_wb", "summarize"]
 
 #: Wideband PESQ works at 16 kHz.
 PESQ_RATE = 16000
@@ -99,6 +99,18 @@ def stoi(reference: Tensor | np.ndarray, degraded: Tensor | np.ndarray, sample_r
     return float(pystoi_stoi(ref[:n].astype(np.float64), deg[:n].astype(np.float64), int(sample_rate)))
 
 
+def enabled_metrics(*, pesq: bool, pitch: bool, mos: bool, stoi: bool = False, input_band: bool = False) -> list[str]:
+    """The metric keys a :class:`ClipScorer` with these metrics switched on reports, in table order (``mel_l1`` and
+    ``mr_stft`` always; ``input_band``: ``mel_l1_8k``; ``pitch``: periodicity, V/UV F1 and pitch RMSE)."""
+    on = {"mel_l1", "mr_stft"}
+    on |= {"mel_l1_8k"} if input_band else set()
+    on |= {"pesq_wb"} if pesq else set()
+    on |= {"periodicity", "vuv_f1", "pitch_rmse"} if pitch else set()
+    on |= {"mos"} if mos else set()
+    on |= {"stoi"} if stoi else set()
+    return [k for k in METRICS if k in on]
+
+
 class ClipScorer:
     """Scores resynthesised clips against their originals with the metrics it was built with.
 
@@ -126,8 +138,6 @@ class ClipScorer:
                  mos: bool = True, with_stoi: bool = False, device: str | torch.device = "cpu") -> "ClipScorer":
         """The evaluation's scorer at ``sample_rate``: ``mel_l1`` on HiFi-GAN's front end (1024-point STFT, hop
         256, 80 bands, full band) at that rate, the other metrics as chosen."""
-        from .pitch import optional_tracker
-
         mel = LogMel.from_settings({"sample_rate": int(sample_rate), "n_fft": 1024, "hop_size": 256, "win_size": 1024,
                                     "n_mels": 80, "fmin": 0.0, "fmax": None})
         return cls(mel, None, pesq, optional_tracker(pitch_model, device), MosPredictor(device) if mos else None,
@@ -136,11 +146,8 @@ class ClipScorer:
     @property
     def keys(self) -> list[str]:
         """The metric keys :meth:`score` returns, in table order."""
-        on = {"mel_l1", "mr_stft", "mel_l1_8k" if self.input_mel is not None else "", "pesq_wb" if self.pesq else "",
-              "mos" if self.mos is not None else "", "stoi" if self.with_stoi else ""}
-        if self.pitch is not None:
-            on |= {"periodicity", "vuv_f1", "pitch_rmse"}
-        return [k for k in METRICS if k in on]
+        return enabled_metrics(pesq=self.pesq, pitch=self.pitch is not None, mos=self.mos is not None,
+                               stoi=self.with_stoi, input_band=self.input_mel is not None)
 
     def reference_track(self, real: Tensor, sample_rate: int, key: Optional[str] = None) -> PitchTrack:
         """The pitch track of an original clip (kept by ``key`` when given)."""

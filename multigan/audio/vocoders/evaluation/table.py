@@ -145,9 +145,9 @@ def score_systems(clips: Sequence[tuple[str, np.ndarray]], sample_rate: int, sys
         bar.close()
 
 
-def describe_scorer(scorer: ClipScorer) -> dict[str, Optional[str]]:
+def describe_protocol(pitch_model: Optional[str], mos: bool) -> dict[str, Optional[str]]:
     """What the figures depend on, for the JSON: the pitch-tracker size and the MOS predictor."""
-    return {"pitch_model": scorer.pitch.model if scorer.pitch is not None else None,
-            "mos_model": "distillmos (DistillMOS v7, wheel weights)" if scorer.mos is not None else None,
+    return {"pitch_model": None if pitch_model in (None, "none") else pitch_model,
+            "mos_model": "distillmos (DistillMOS v7, wheel weights)" if mos else None,
             "mel_l1": "HiFi-GAN log-mel, 1024/256, 80 bands, full band, at the clips' rate",
             "intervals": "percentile bootstrap of the mean over clips, 2000 resamples, 95 %"}
