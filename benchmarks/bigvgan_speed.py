@@ -164,9 +164,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     for name, row in networks.items():
         extra = f", {row['speedup']}x the reference activations" if "speedup" in row else ""
         print(f"{name}: {row['library_x_realtime']}x real time{extra}")
-    path = Path(args.out) if Path(args.out).is_absolute() else REPO / args.out
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n")
+    RTF.write_result(out, args.out)
     return out
 
 

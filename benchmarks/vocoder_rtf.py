@@ -130,6 +130,14 @@ def time_preset(name: str, family: str, generator: dict, args: argparse.Namespac
     return row
 
 
+def write_result(result: dict, out: str) -> Path:
+    """Write ``result`` as JSON to ``out`` (relative to the repository unless absolute); returns the path."""
+    path = Path(out) if Path(out).is_absolute() else REPO / out
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     """Time every preset, print a table and write the JSON results."""
     args = parse_args(argv)
@@ -149,9 +157,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
            "loadavg_after": [round(v, 2) for v in os.getloadavg()], "cpu_count": os.cpu_count(),
            "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
            "python": platform.python_version(), "machine": platform.machine()}
-    path = Path(args.out) if Path(args.out).is_absolute() else REPO / args.out
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n")
+    write_result(out, args.out)
     return out
 
 
