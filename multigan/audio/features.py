@@ -152,12 +152,10 @@ class LogMel(nn.Module):
         """
         s, fe = settings, resolve_front_end(front_end)
         fmax = s["sample_rate"] / 2 if s["fmax"] is None else s["fmax"]
-        common = dict(norm=fe.norm, mel_scale=fe.filterbank, eps=fe.log_floor, persistent=False)
-        if fe.padding == "same":
-            return cls(s["sample_rate"], s["n_fft"], s["hop_size"], s["n_mels"], s["fmin"], fmax, s["win_size"],
-                       style="hifigan", magnitude_eps=fe.magnitude_eps, **common)
+        framing = (dict(style="hifigan", magnitude_eps=fe.magnitude_eps) if fe.padding == "same"
+                   else dict(center=True, pad_mode=fe.pad_mode, magnitude_eps=fe.magnitude_eps or None))
         return cls(s["sample_rate"], s["n_fft"], s["hop_size"], s["n_mels"], s["fmin"], fmax, s["win_size"],
-                   center=True, pad_mode=fe.pad_mode, magnitude_eps=fe.magnitude_eps or None, **common)
+                   norm=fe.norm, mel_scale=fe.filterbank, eps=fe.log_floor, persistent=False, **framing)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Waveform ``[..., T]`` to log-mel ``[..., n_mels, frames]``; ``T`` must be at least :attr:`min_samples`
